@@ -1,0 +1,244 @@
+// Command registry-stack runs a container registry with Keycloak logins and
+// a web UI from one binary.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"syscall"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/registry-stack/registry-stack/internal/config"
+	"github.com/registry-stack/registry-stack/internal/logging"
+	"github.com/registry-stack/registry-stack/internal/server"
+	"github.com/registry-stack/registry-stack/internal/stack"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = ""
+
+// Exit codes: 2 for anything the user must fix in config or flags.
+const (
+	exitOK      = 0
+	exitFailure = 1
+	exitUsage   = 2
+)
+
+const usage = `registry-stack: a container registry with Keycloak logins and a web UI.
+
+Usage:
+  registry-stack serve [flags]          run the registry, token endpoint and UI
+  registry-stack check-config [flags]   validate and print the effective config
+  registry-stack bootstrap [flags]      prepare a Keycloak realm and docker-v2 client
+  registry-stack version                print the version
+
+Run "registry-stack <command> -h" for a command's flags.
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Environ(), os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return exitUsage
+	}
+	switch args[0] {
+	case "serve":
+		return runServe(ctx, args[1:], environ, stdout, stderr)
+	case "check-config":
+		return runCheckConfig(args[1:], environ, stdout, stderr)
+	case "bootstrap":
+		return runBootstrap(ctx, args[1:], stdout, stderr)
+	case "version", "--version", "-v":
+		fmt.Fprintf(stdout, "registry-stack %s\n", versionString())
+		return exitOK
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return exitOK
+	default:
+		fmt.Fprintf(stderr, "registry-stack: unknown command %q\n\n%s", args[0], usage)
+		return exitUsage
+	}
+}
+
+func versionString() string {
+	if version != "" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+				return "dev-" + s.Value[:12]
+			}
+		}
+	}
+	return "dev"
+}
+
+// configFlags are the flags shared by serve and check-config; each one, when
+// given, overrides the file and the environment.
+func configFlags(fs *flag.FlagSet) (file *string, keys map[string]*string) {
+	file = fs.String("config", "", "YAML config `file`")
+	keys = map[string]*string{}
+	for _, f := range []struct{ flag, key, help string }{
+		{"listen", "listen", "listen `address` host:port (default " + config.DefaultListen + ")"},
+		{"data-dir", "data_dir", "`directory` for registry data"},
+		{"public-url", "public_url", "externally visible base `URL`"},
+		{"auth", "auth", "authentication `mode`: none or keycloak"},
+		{"keycloak-url", "keycloak.url", "Keycloak base `URL` (include /auth for old Keycloak)"},
+		{"keycloak-realm", "keycloak.realm", "Keycloak realm `name`"},
+		{"keycloak-service", "keycloak.service", "docker-v2 client id, the token `service`"},
+		{"log-format", "log.format", "log `format`: text or json"},
+		{"log-level", "log.level", "log `level`: debug, info, warn, error"},
+	} {
+		keys[f.key] = fs.String(f.flag, "", f.help)
+		fs.Lookup(f.flag).Usage = f.help + " [" + config.EnvName(f.key) + "]"
+	}
+	return file, keys
+}
+
+// loadConfig applies defaults, file, environment and flags, in that order.
+func loadConfig(fs *flag.FlagSet, file *string, keys map[string]*string, environ []string) (*config.Config, error) {
+	cfg := config.Default()
+	if *file != "" {
+		if err := cfg.LoadFile(*file); err != nil {
+			return nil, err
+		}
+	}
+	if err := cfg.LoadEnv(environ); err != nil {
+		return nil, err
+	}
+	var err error
+	fs.Visit(func(f *flag.Flag) {
+		if p, ok := flagKey(keys, f.Name); ok && err == nil {
+			err = cfg.Set(p, f.Value.String(), "flag --"+f.Name)
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return &cfg, nil
+}
+
+func flagKey(keys map[string]*string, flagName string) (string, bool) {
+	for k := range keys {
+		if flagNameFor(k) == flagName {
+			return k, true
+		}
+	}
+	return "", false
+}
+
+func flagNameFor(key string) string {
+	switch key {
+	case "data_dir":
+		return "data-dir"
+	case "public_url":
+		return "public-url"
+	}
+	b := []byte(key)
+	for i, c := range b {
+		if c == '.' || c == '_' {
+			b[i] = '-'
+		}
+	}
+	return string(b)
+}
+
+func parseFlags(fs *flag.FlagSet, args []string, stderr io.Writer) (int, bool) {
+	fs.SetOutput(stderr)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK, false
+		}
+		return exitUsage, false
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "registry-stack %s: unexpected argument %q\n", fs.Name(), fs.Arg(0))
+		return exitUsage, false
+	}
+	return 0, true
+}
+
+func runCheckConfig(args, environ []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("check-config", flag.ContinueOnError)
+	file, keys := configFlags(fs)
+	if code, ok := parseFlags(fs, args, stderr); !ok {
+		return code
+	}
+	cfg, err := loadConfig(fs, file, keys, environ)
+	if err != nil {
+		fmt.Fprintf(stderr, "registry-stack: invalid config: %v\n", err)
+		return exitUsage
+	}
+	out, err := cfg.Redacted()
+	if err != nil {
+		fmt.Fprintf(stderr, "registry-stack: render config: %v\n", err)
+		return exitFailure
+	}
+	fmt.Fprintln(stdout, "# effective configuration (secrets redacted)")
+	_, _ = stdout.Write(out)
+	return exitOK
+}
+
+func runServe(ctx context.Context, args, environ []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	file, keys := configFlags(fs)
+	if code, ok := parseFlags(fs, args, stderr); !ok {
+		return code
+	}
+	cfg, err := loadConfig(fs, file, keys, environ)
+	if err != nil {
+		fmt.Fprintf(stderr, "registry-stack: invalid config: %v\n", err)
+		return exitUsage
+	}
+	log, err := logging.New(stderr, cfg.Log.Format, cfg.Log.Level)
+	if err != nil {
+		fmt.Fprintf(stderr, "registry-stack: invalid config: %v\n", err)
+		return exitUsage
+	}
+	logging.BridgeLogrus(logrus.StandardLogger(), log)
+
+	ln, err := stack.Listen(ctx, cfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "registry-stack: %v\n", err)
+		return exitUsage
+	}
+	defer ln.Close()
+	public := stack.PublicURL(cfg, ln)
+	st, err := stack.New(ctx, cfg, stack.Options{Logger: log, PublicURL: public, Version: versionString()})
+	if err != nil {
+		var ce *config.Error
+		fmt.Fprintf(stderr, "registry-stack: %v\n", err)
+		if errors.As(err, &ce) {
+			return exitUsage
+		}
+		return exitFailure
+	}
+	defer st.Close()
+	log.Info("registry-stack listening", "addr", ln.Addr().String(), "public_url", public, "auth", cfg.Auth, "version", versionString())
+	err = server.Serve(ctx, ln, st.Handler, server.ServeOptions{
+		CertFile: cfg.TLS.Cert, KeyFile: cfg.TLS.Key, Grace: cfg.ShutdownGrace.D(), Logger: log,
+	})
+	if err != nil {
+		log.Error("server stopped", "error", err)
+		return exitFailure
+	}
+	log.Info("stopped")
+	return exitOK
+}

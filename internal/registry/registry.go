@@ -1,0 +1,157 @@
+// Package registry embeds the distribution registry as an http.Handler built
+// from registry-stack's configuration.
+package registry
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/distribution/distribution/v3/configuration"
+	"github.com/distribution/distribution/v3/registry/handlers"
+	storagedriver "github.com/distribution/distribution/v3/registry/storage/driver"
+	"github.com/distribution/distribution/v3/registry/storage/driver/factory"
+	yamlv2 "go.yaml.in/yaml/v2"
+	"gopkg.in/yaml.v3"
+
+	// Storage drivers register themselves with distribution's factory.
+	_ "github.com/distribution/distribution/v3/registry/storage/driver/azure"
+	_ "github.com/distribution/distribution/v3/registry/storage/driver/filesystem"
+	_ "github.com/distribution/distribution/v3/registry/storage/driver/gcs"
+	_ "github.com/distribution/distribution/v3/registry/storage/driver/inmemory"
+	_ "github.com/distribution/distribution/v3/registry/storage/driver/s3-aws"
+
+	"github.com/registry-stack/registry-stack/internal/config"
+)
+
+// Options are the parts of the registry that are not plain configuration.
+type Options struct {
+	// AccessController names a controller registered with distribution's
+	// auth package and its parameters; empty means no authentication.
+	AccessController       string
+	AccessControllerParams map[string]any
+	// Metrics instruments the API routes with distribution's Prometheus
+	// metrics. It may be enabled for one registry per process only, since
+	// distribution registers its collectors globally.
+	Metrics bool
+	// Host is the externally visible base URL used in Location headers;
+	// empty means the request's own host.
+	Host string
+}
+
+// Registry is the embedded distribution registry.
+type Registry struct {
+	app    *handlers.App
+	driver storagedriver.StorageDriver
+}
+
+// New builds the distribution App. distribution panics on many bad settings;
+// those panics are returned as errors naming the section.
+func New(ctx context.Context, cfg *config.Config, opts Options) (*Registry, error) {
+	dcfg, err := DistributionConfig(cfg, opts)
+	if err != nil {
+		return nil, err
+	}
+	// A separate driver instance answers readiness probes without going
+	// through the API (and its auth).
+	driver, err := factory.Create(ctx, dcfg.Storage.Type(), dcfg.Storage.Parameters())
+	if err != nil {
+		return nil, fmt.Errorf("storage %s: %w", dcfg.Storage.Type(), err)
+	}
+	app, err := newApp(ctx, dcfg)
+	if err != nil {
+		return nil, err
+	}
+	return &Registry{app: app, driver: driver}, nil
+}
+
+func newApp(ctx context.Context, dcfg *configuration.Configuration) (app *handlers.App, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("distribution registry: %v", r)
+		}
+	}()
+	return handlers.NewApp(ctx, dcfg), nil
+}
+
+// ServeHTTP serves the /v2/ API.
+func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) { r.app.ServeHTTP(w, req) }
+
+// CheckStorage reports whether the storage backend answers.
+func (r *Registry) CheckStorage(ctx context.Context) error {
+	_, err := r.driver.Stat(ctx, "/")
+	var notFound storagedriver.PathNotFoundError
+	if err != nil && !errors.As(err, &notFound) {
+		return fmt.Errorf("storage %s: %w", r.driver.Name(), err)
+	}
+	return nil
+}
+
+// Shutdown stops background work (upload purging, notifications).
+func (r *Registry) Shutdown() error { return r.app.Shutdown() }
+
+// DistributionConfig translates registry-stack's config into distribution's.
+func DistributionConfig(cfg *config.Config, opts Options) (*configuration.Configuration, error) {
+	var d configuration.Configuration
+	// Passed-through sections are decoded by distribution's own YAML library
+	// so they get exactly the types distribution expects.
+	if len(cfg.Distribution) > 0 {
+		raw, err := yaml.Marshal(cfg.Distribution)
+		if err != nil {
+			return nil, fmt.Errorf("distribution: %w", err)
+		}
+		if err := yamlv2.UnmarshalStrict(raw, &d); err != nil {
+			return nil, &config.Error{Key: "distribution", Msg: strings.TrimPrefix(err.Error(), "yaml: ")}
+		}
+	}
+	if _, ok := cfg.Distribution["storage"]; !ok {
+		d.Storage = configuration.Storage{
+			"filesystem": configuration.Parameters{"rootdirectory": filepath.Join(cfg.DataDir, "registry")},
+			"cache":      configuration.Parameters{"blobdescriptor": "inmemory"},
+		}
+	}
+	if _, ok := d.Storage["delete"]; !ok {
+		d.Storage["delete"] = configuration.Parameters{"enabled": cfg.Storage.Delete}
+	}
+	if d.Storage.Type() == "" {
+		return nil, &config.Error{Key: "distribution.storage", Msg: "names no storage driver (e.g. filesystem, s3, gcs, azure)"}
+	}
+	d.HTTP.Secret = cfg.HTTPSecret
+	d.HTTP.Host = opts.Host
+	d.HTTP.Debug.Prometheus.Enabled = opts.Metrics
+	d.Log.AccessLog.Disabled = true
+	if opts.AccessController != "" {
+		d.Auth = configuration.Auth{opts.AccessController: opts.AccessControllerParams}
+	}
+	return &d, nil
+}
+
+// EnsureHTTPSecret returns the configured secret or one kept in dataDir, so
+// upload sessions stay valid across restarts of a single instance.
+func EnsureHTTPSecret(configured, dataDir string) (string, error) {
+	if configured != "" {
+		return configured, nil
+	}
+	path := filepath.Join(dataDir, "http-secret")
+	if b, err := os.ReadFile(path); err == nil && len(strings.TrimSpace(string(b))) >= 32 {
+		return strings.TrimSpace(string(b)), nil
+	}
+	buf := make([]byte, 32)
+	if _, err := rand.Read(buf); err != nil {
+		return "", fmt.Errorf("generate http secret: %w", err)
+	}
+	secret := hex.EncodeToString(buf)
+	if err := os.MkdirAll(dataDir, 0o750); err != nil {
+		return "", fmt.Errorf("data_dir %s: %w", dataDir, err)
+	}
+	if err := os.WriteFile(path, []byte(secret+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("data_dir %s: write http secret: %w", dataDir, err)
+	}
+	return secret, nil
+}

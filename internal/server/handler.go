@@ -1,0 +1,89 @@
+// Package server composes registry-stack's HTTP surface behind one listener
+// and runs it with graceful shutdown.
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/gorilla/mux"
+)
+
+// Check is one readiness condition, e.g. storage reachable or signing keys
+// loaded.
+type Check struct {
+	Name string
+	Func func(ctx context.Context) error
+}
+
+// Routes are the handlers mounted on the one router. Nil handlers are not
+// mounted.
+type Routes struct {
+	Registry http.Handler // /v2/
+	// TokenPath and Token serve the docker token endpoint.
+	TokenPath string
+	Token     http.Handler
+	// AuthPassthrough, when set, receives every other /auth/ request.
+	AuthPassthrough http.Handler
+	Metrics         http.Handler // /metrics
+	UI              http.Handler // everything else
+	Ready           []Check
+	Logger          *slog.Logger
+}
+
+// NewHandler builds the router and wraps it with the access log.
+func NewHandler(rt Routes) http.Handler {
+	r := mux.NewRouter()
+	r.SkipClean(true) // repository names and digests are matched by distribution itself
+	r.UseEncodedPath()
+	if rt.Registry != nil {
+		r.PathPrefix("/v2").Handler(rt.Registry)
+	}
+	if rt.Token != nil && rt.TokenPath != "" {
+		r.Path(rt.TokenPath).Handler(rt.Token)
+	}
+	if rt.AuthPassthrough != nil {
+		r.PathPrefix("/auth/").Handler(rt.AuthPassthrough)
+	}
+	r.Path("/healthz").Methods(http.MethodGet, http.MethodHead).HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	r.Path("/readyz").Methods(http.MethodGet, http.MethodHead).Handler(readyHandler(rt.Ready))
+	if rt.Metrics != nil {
+		r.Path("/metrics").Handler(rt.Metrics)
+	}
+	if rt.UI != nil {
+		r.PathPrefix("/").Handler(rt.UI)
+	}
+	return AccessLog(rt.Logger, r)
+}
+
+// readyHandler answers 200 only when every check passes; each check gets a
+// short deadline so a hung backend cannot hang the probe.
+func readyHandler(checks []Check) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+		defer cancel()
+		status := http.StatusOK
+		results := map[string]string{}
+		for _, c := range checks {
+			if err := c.Func(ctx); err != nil {
+				status = http.StatusServiceUnavailable
+				results[c.Name] = err.Error()
+				continue
+			}
+			results[c.Name] = "ok"
+		}
+		w.Header().Set("Cache-Control", "no-store")
+		writeJSON(w, status, map[string]any{"ready": status == http.StatusOK, "checks": results})
+	})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
