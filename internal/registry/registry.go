@@ -8,10 +8,17 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
+
+	"github.com/distribution/distribution/v3/registry/api/errcode"
+	v2 "github.com/distribution/distribution/v3/registry/api/v2"
+	"github.com/distribution/reference"
+	"github.com/gorilla/mux"
 
 	"github.com/distribution/distribution/v3/configuration"
 	"github.com/distribution/distribution/v3/registry/handlers"
@@ -48,6 +55,7 @@ type Options struct {
 // Registry is the embedded distribution registry.
 type Registry struct {
 	app    *handlers.App
+	routes *mux.Router
 	driver storagedriver.StorageDriver
 }
 
@@ -68,7 +76,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Registry, erro
 	if err != nil {
 		return nil, err
 	}
-	return &Registry{app: app, driver: driver}, nil
+	return &Registry{app: app, driver: driver, routes: v2.Router()}, nil
 }
 
 func newApp(ctx context.Context, dcfg *configuration.Configuration) (app *handlers.App, err error) {
@@ -80,8 +88,44 @@ func newApp(ctx context.Context, dcfg *configuration.Configuration) (app *handle
 	return handlers.NewApp(ctx, dcfg), nil
 }
 
-// ServeHTTP serves the /v2/ API.
-func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) { r.app.ServeHTTP(w, req) }
+// ServeHTTP serves the /v2/ API. Paths that match no API route get the
+// spec's JSON errors (NAME_INVALID for a malformed repository name) rather
+// than the router's plain-text 404, so clients can tell what was wrong.
+func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	var m mux.RouteMatch
+	if !r.routes.Match(req, &m) || m.MatchErr != nil {
+		serveUnmatched(w, req)
+		return
+	}
+	r.app.ServeHTTP(w, req)
+}
+
+// apiPath splits /v2/<name>/<kind>/<rest> for paths no route matched.
+var apiPath = regexp.MustCompile(`^/v2/(.+)/(manifests|blobs|tags)/`)
+
+func serveUnmatched(w http.ResponseWriter, req *http.Request) {
+	w.Header().Set("Docker-Distribution-API-Version", "registry/2.0")
+	if m := apiPath.FindStringSubmatch(req.URL.Path); m != nil {
+		if _, err := reference.ParseNormalizedNamed(m[1]); err != nil || !reference.NameRegexp.MatchString(m[1]) {
+			_ = errcode.ServeJSON(w, v2.ErrorCodeNameInvalid.WithDetail(map[string]string{"name": m[1]}))
+			return
+		}
+		rest := strings.TrimPrefix(req.URL.Path, "/v2/"+m[1]+"/"+m[2]+"/")
+		switch {
+		case m[2] == "blobs" && !strings.HasPrefix(rest, "uploads"):
+			_ = errcode.ServeJSON(w, v2.ErrorCodeDigestInvalid.WithDetail("malformed digest"))
+			return
+		case m[2] == "manifests":
+			_ = errcode.ServeJSON(w, v2.ErrorCodeTagInvalid.WithDetail("malformed tag or digest"))
+			return
+		}
+	}
+	// The spec has no generic "not found" code; UNSUPPORTED with 404 tells
+	// clients this endpoint does not exist here.
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusNotFound)
+	_, _ = io.WriteString(w, `{"errors":[{"code":"UNSUPPORTED","message":"no such registry API endpoint"}]}`+"\n")
+}
 
 // CheckStorage reports whether the storage backend answers.
 func (r *Registry) CheckStorage(ctx context.Context) error {
@@ -122,6 +166,17 @@ func DistributionConfig(cfg *config.Config, opts Options) (*configuration.Config
 	if d.Storage.Type() == "" {
 		return nil, &config.Error{Key: "distribution.storage", Msg: "names no storage driver (e.g. filesystem, s3, gcs, azure)"}
 	}
+	// The defaults distribution's own config parser would have applied.
+	if d.Catalog.MaxEntries <= 0 {
+		d.Catalog.MaxEntries = 1000
+	}
+	if d.Tags.MaxTags < 0 {
+		return nil, &config.Error{Key: "distribution.tags.maxtags", Msg: "must not be negative"}
+	}
+	if d.Tags.MaxTags == 0 {
+		d.Tags.MaxTags = 1000
+	}
+	d.Log.Level = "info"
 	d.HTTP.Secret = cfg.HTTPSecret
 	d.HTTP.Host = opts.Host
 	d.HTTP.Debug.Prometheus.Enabled = opts.Metrics

@@ -1,0 +1,253 @@
+// Package stacktest runs the real registry-stack binary for end-to-end tests:
+// built once per test binary, started on a random loopback port, stopped with
+// SIGTERM. Logs are kept so tests can assert on them.
+package stacktest
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Binary builds cmd/registry-stack once and returns its path. Call it from
+// TestMain or tests; the build is shared by all tests in the package.
+func Binary(t testing.TB) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "registry-stack-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		root, err := moduleRoot()
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "registry-stack")
+		cmd := exec.Command("go", "build", "-o", binPath, "./cmd/registry-stack")
+		cmd.Dir = root
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatalf("build registry-stack: %v", buildErr)
+	}
+	return binPath
+}
+
+// The built binary is shared by every test in one test process; it is
+// written once and only read after that.
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+func moduleRoot() (string, error) {
+	out, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		return "", fmt.Errorf("go env GOMOD: %w", err)
+	}
+	mod := strings.TrimSpace(string(out))
+	if mod == "" || mod == os.DevNull {
+		return "", fmt.Errorf("not inside the registry-stack module")
+	}
+	return filepath.Dir(mod), nil
+}
+
+// Stack is a running registry-stack process.
+type Stack struct {
+	URL     string // e.g. http://127.0.0.1:41234
+	Addr    string // host:port
+	DataDir string
+	cmd     *exec.Cmd
+	logs    *syncBuffer
+	done    chan struct{}
+	exitErr error
+}
+
+// Start runs `registry-stack serve` with args plus a random loopback port,
+// JSON logs and a temp data dir (unless args set them), and waits for
+// /readyz. The process is stopped when the test ends.
+func Start(t testing.TB, env []string, args ...string) *Stack {
+	t.Helper()
+	bin := Binary(t)
+	s := &Stack{logs: &syncBuffer{}, done: make(chan struct{})}
+	full := append([]string{"serve", "--log-format", "json"}, args...)
+	if !hasFlag(args, "--listen") {
+		full = append(full, "--listen", "127.0.0.1:0")
+	}
+	if !hasFlag(args, "--data-dir") {
+		s.DataDir = t.TempDir()
+		full = append(full, "--data-dir", s.DataDir)
+	}
+	s.cmd = exec.Command(bin, full...)
+	s.cmd.Env = append(os.Environ(), env...)
+	pr, pw := io.Pipe()
+	s.cmd.Stderr = pw
+	s.cmd.Stdout = pw
+	if err := s.cmd.Start(); err != nil {
+		t.Fatalf("start registry-stack: %v", err)
+	}
+	addrc := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(pr)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			line := sc.Bytes()
+			s.logs.Write(append(append([]byte{}, line...), '\n'))
+			var rec struct {
+				Msg  string `json:"msg"`
+				Addr string `json:"addr"`
+			}
+			if json.Unmarshal(line, &rec) == nil && rec.Msg == "registry-stack listening" {
+				select {
+				case addrc <- rec.Addr:
+				default:
+				}
+			}
+		}
+	}()
+	go func() {
+		s.exitErr = s.cmd.Wait()
+		pw.Close()
+		close(s.done)
+	}()
+	t.Cleanup(func() {
+		s.Stop(t)
+		if t.Failed() {
+			t.Logf("registry-stack logs:\n%s", s.Logs())
+		}
+	})
+	select {
+	case s.Addr = <-addrc:
+	case <-s.done:
+		t.Fatalf("registry-stack exited early (%v):\n%s", s.exitErr, s.Logs())
+	case <-time.After(30 * time.Second):
+		t.Fatalf("registry-stack did not start listening:\n%s", s.Logs())
+	}
+	s.URL = "http://" + s.Addr
+	s.WaitReady(t, 60*time.Second)
+	return s
+}
+
+func hasFlag(args []string, name string) bool {
+	for _, a := range args {
+		if a == name || strings.HasPrefix(a, name+"=") {
+			return true
+		}
+	}
+	return false
+}
+
+// WaitReady polls /readyz until it answers 200.
+func (s *Stack) WaitReady(t testing.TB, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for time.Now().Before(deadline) {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.URL+"/readyz", nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				cancel()
+				return
+			}
+		}
+		cancel()
+		select {
+		case <-s.done:
+			t.Fatalf("registry-stack exited (%v):\n%s", s.exitErr, s.Logs())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	t.Fatalf("registry-stack not ready after %s:\n%s", within, s.Logs())
+}
+
+// Signal sends sig to the process.
+func (s *Stack) Signal(sig os.Signal) error { return s.cmd.Process.Signal(sig) }
+
+// Wait waits for the process to exit and returns its exit code.
+func (s *Stack) Wait(within time.Duration) (int, error) {
+	select {
+	case <-s.done:
+		if s.cmd.ProcessState == nil {
+			return -1, s.exitErr
+		}
+		return s.cmd.ProcessState.ExitCode(), nil
+	case <-time.After(within):
+		return -1, fmt.Errorf("still running after %s", within)
+	}
+}
+
+// Stop sends SIGTERM and waits; it kills the process if it does not exit.
+func (s *Stack) Stop(t testing.TB) {
+	select {
+	case <-s.done:
+		return
+	default:
+	}
+	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	if _, err := s.Wait(45 * time.Second); err != nil {
+		_ = s.cmd.Process.Kill()
+		<-s.done
+		t.Errorf("registry-stack did not stop on SIGTERM: %v", err)
+	}
+}
+
+// Logs returns everything the process wrote so far.
+func (s *Stack) Logs() string { return s.logs.String() }
+
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// RunCLI runs the binary with args and returns its exit code, stdout and
+// stderr.
+func RunCLI(t testing.TB, env []string, args ...string) (int, string, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, Binary(t), args...)
+	cmd.Env = append(os.Environ(), env...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	code := 0
+	if err != nil {
+		ee, ok := err.(*exec.ExitError)
+		if !ok {
+			t.Fatalf("run registry-stack %v: %v", args, err)
+		}
+		code = ee.ExitCode()
+	}
+	return code, stdout.String(), stderr.String()
+}
