@@ -37,6 +37,7 @@ Usage:
   registry-stack serve [flags]          run the registry, token endpoint and UI
   registry-stack check-config [flags]   validate and print the effective config
   registry-stack bootstrap [flags]      prepare a Keycloak realm and docker-v2 client
+  registry-stack probe [flags]          exit 0 when the local server is ready (for HEALTHCHECK)
   registry-stack version                print the version
 
 Run "registry-stack <command> -h" for a command's flags.
@@ -59,6 +60,8 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		return runServe(ctx, args[1:], environ, stdout, stderr)
 	case "check-config":
 		return runCheckConfig(args[1:], environ, stdout, stderr)
+	case "probe":
+		return runProbe(ctx, args[1:], environ, stderr)
 	case "bootstrap":
 		return runBootstrap(ctx, args[1:], stdout, stderr)
 	case "version", "--version", "-v":

@@ -1,0 +1,58 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"time"
+)
+
+// runProbe asks the local server's /readyz, using the same config sources as
+// serve to find the address. It exists because the container image has no
+// shell or curl for a HEALTHCHECK.
+func runProbe(ctx context.Context, args, environ []string, stderr io.Writer) int {
+	fs := flag.NewFlagSet("probe", flag.ContinueOnError)
+	file, keys := configFlags(fs)
+	if code, ok := parseFlags(fs, args, stderr); !ok {
+		return code
+	}
+	cfg, err := loadConfig(fs, file, keys, environ)
+	if err != nil {
+		fmt.Fprintf(stderr, "registry-stack: invalid config: %v\n", err)
+		return exitUsage
+	}
+	host, port, _ := net.SplitHostPort(cfg.Listen)
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "127.0.0.1"
+	}
+	scheme := "http"
+	client := &http.Client{Timeout: 5 * time.Second}
+	if cfg.TLS.Cert != "" {
+		scheme = "https"
+		// The probe talks to its own process over loopback; the certificate
+		// names the public host, not 127.0.0.1.
+		client.Transport = &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}} //nolint:gosec
+	}
+	url := scheme + "://" + net.JoinHostPort(host, port) + "/readyz"
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		fmt.Fprintf(stderr, "registry-stack probe: %v\n", err)
+		return exitFailure
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		fmt.Fprintf(stderr, "registry-stack probe: %v\n", err)
+		return exitFailure
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		fmt.Fprintf(stderr, "registry-stack probe: %s: %s %s\n", url, resp.Status, body)
+		return exitFailure
+	}
+	return exitOK
+}

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Runs every registry-stack test, the way CI does: installs what the tests
+# need, starts one real Keycloak for the whole run, then lint, Go tests
+# (unit, end to end with real clients and a real browser), the UI's node
+# tests and the OCI conformance suite in both auth modes.
+#
+# Artifacts (logs, screenshots, conformance reports) go to ./artifacts.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+start=$(date +%s)
+artifacts=$root/artifacts
+rm -rf "$artifacts"
+mkdir -p "$artifacts"
+export REGISTRY_STACK_ARTIFACTS=$artifacts
+export PATH="$PATH:$(go env GOPATH)/bin"
+
+step() { printf '\n== %s (%ss)\n' "$*" "$(($(date +%s) - start))"; }
+failures=()
+record() { # record NAME CMD...: run a step, remember failure, keep going
+  local name=$1; shift
+  step "$name"
+  if "$@"; then echo "-- $name: ok"; else echo "-- $name: FAILED"; failures+=("$name"); fi
+}
+
+step "dependencies"
+scripts/deps.sh
+
+step "keycloak"
+kc_env=$(mktemp)
+scripts/keycloak.sh fetch
+scripts/keycloak.sh start --env-file "$kc_env"
+trap 'scripts/keycloak.sh stop --env-file "$kc_env" || true' EXIT
+# shellcheck disable=SC1090
+set -a; source "$kc_env"; set +a
+
+lint() {
+  local unformatted
+  unformatted=$(gofmt -l cmd internal web 2>/dev/null || true)
+  if [ -n "$unformatted" ]; then echo "gofmt needed:"; echo "$unformatted"; return 1; fi
+  go vet ./... && staticcheck ./...
+}
+record "lint (gofmt, go vet, staticcheck)" lint
+record "ui unit tests (node --test)" node --test web/
+record "go tests" bash -c 'go test -count=1 -timeout 20m ./... 2>&1 | tee "$REGISTRY_STACK_ARTIFACTS/go-test.log"; exit ${PIPESTATUS[0]}'
+record "oci conformance" scripts/conformance-stack.sh
+
+step "done"
+total=$(($(date +%s) - start))
+echo "total time: ${total}s"
+if ((${#failures[@]})); then
+  echo "FAILED: ${failures[*]}"
+  exit 1
+fi
+echo "all test steps passed"
