@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Measures registry-stack's figures side by side with the standalone
+# distribution registry v3.1.2 (same filesystem storage, same machine, same
+# run): cold build time, binary size, start to /readyz, idle RSS, and push /
+# pull MB/s of a 256 MiB blob.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+work=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_url() { for _ in $(seq 1 600); do curl -fsS -o /dev/null "$1" 2>/dev/null && return 0; sleep 0.01; done; return 1; }
+rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
+
+echo "== build"
+go build -o "$work/registry-bench" ./cmd/registry-bench
+t0=$(date +%s.%N)
+GOCACHE="$work/gocache" CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$work/registry-stack" ./cmd/registry-stack
+t1=$(date +%s.%N)
+printf 'registry-stack cold build: %.1f s (empty GOCACHE, modules already downloaded)\n' "$(echo "$t1 - $t0" | bc)"
+printf 'registry-stack binary: %.1f MiB (stripped, static)\n' "$(echo "$(stat -c %s "$work/registry-stack") / 1048576" | bc -l)"
+(cd "$work" && mkdir -p distmod && cd distmod && go mod init bench >/dev/null 2>&1 && \
+  go get github.com/distribution/distribution/v3@v3.1.2 >/dev/null 2>&1 && \
+  CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$work/registry" github.com/distribution/distribution/v3/cmd/registry)
+printf 'distribution registry binary: %.1f MiB\n' "$(echo "$(stat -c %s "$work/registry") / 1048576" | bc -l)"
+
+echo "== registry-stack"
+port=$(free_port)
+t0=$(date +%s.%N)
+"$work/registry-stack" serve --auth none --listen "127.0.0.1:$port" --data-dir "$work/rs-data" --log-level warn &
+pid=$!
+wait_url "http://127.0.0.1:$port/readyz"
+t1=$(date +%s.%N)
+printf 'start to /readyz=200: %.0f ms\n' "$(echo "($t1 - $t0) * 1000" | bc)"
+sleep 2
+echo "idle RSS: $(( $(rss_kib $pid) / 1024 )) MiB"
+"$work/registry-bench" --url "http://127.0.0.1:$port" --label registry-stack
+kill $pid; wait $pid 2>/dev/null || true
+
+echo "== distribution registry v3.1.2 (standalone)"
+port=$(free_port)
+cat > "$work/config.yml" <<YAML
+version: 0.1
+log: {level: warn, accesslog: {disabled: true}}
+storage:
+  filesystem: {rootdirectory: $work/dist-data}
+  cache: {blobdescriptor: inmemory}
+  delete: {enabled: true}
+http: {addr: 127.0.0.1:$port}
+YAML
+t0=$(date +%s.%N)
+"$work/registry" serve "$work/config.yml" &
+pid=$!
+wait_url "http://127.0.0.1:$port/v2/"
+t1=$(date +%s.%N)
+printf 'start to /v2/=200: %.0f ms\n' "$(echo "($t1 - $t0) * 1000" | bc)"
+sleep 2
+echo "idle RSS: $(( $(rss_kib $pid) / 1024 )) MiB"
+"$work/registry-bench" --url "http://127.0.0.1:$port" --label distribution
+kill $pid; wait $pid 2>/dev/null || true
