@@ -107,16 +107,16 @@ func serveUnmatched(w http.ResponseWriter, req *http.Request) {
 	w.Header().Set("Docker-Distribution-API-Version", "registry/2.0")
 	if m := apiPath.FindStringSubmatch(req.URL.Path); m != nil {
 		if _, err := reference.ParseNormalizedNamed(m[1]); err != nil || !reference.NameRegexp.MatchString(m[1]) {
-			_ = errcode.ServeJSON(w, v2.ErrorCodeNameInvalid.WithDetail(map[string]string{"name": m[1]}))
+			_ = errcode.ServeJSON(w, errcode.ErrorCodeNameInvalid.WithDetail(map[string]string{"name": m[1]}))
 			return
 		}
 		rest := strings.TrimPrefix(req.URL.Path, "/v2/"+m[1]+"/"+m[2]+"/")
 		switch {
 		case m[2] == "blobs" && !strings.HasPrefix(rest, "uploads"):
-			_ = errcode.ServeJSON(w, v2.ErrorCodeDigestInvalid.WithDetail("malformed digest"))
+			_ = errcode.ServeJSON(w, errcode.ErrorCodeDigestInvalid.WithDetail("malformed digest"))
 			return
 		case m[2] == "manifests":
-			_ = errcode.ServeJSON(w, v2.ErrorCodeTagInvalid.WithDetail("malformed tag or digest"))
+			_ = errcode.ServeJSON(w, errcode.ErrorCodeTagInvalid.WithDetail("malformed tag or digest"))
 			return
 		}
 	}
