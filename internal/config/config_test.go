@@ -1,0 +1,124 @@
+package config
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestLayering(t *testing.T) {
+	c := Default()
+	if err := c.LoadYAML("test.yaml", []byte("listen: 0.0.0.0:6000\nlog:\n  format: json\nkeycloak:\n  cors_origins: [https://a.example]\n")); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.LoadEnv([]string{"REGISTRY_STACK_LISTEN=127.0.0.1:7000", "REGISTRY_STACK_KEYCLOAK_TIMEOUT=3s", "REGISTRY_STACK_CACHE=/tmp/ignored", "PATH=/bin"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Set("data_dir", "/srv/data", "flag --data-dir"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	checks := []struct{ got, want any }{
+		{c.Listen, "127.0.0.1:7000"}, // env beats file
+		{c.Log.Format, "json"},       // file beats default
+		{c.DataDir, "/srv/data"},     // flag
+		{c.Keycloak.Timeout.D(), 3 * time.Second},
+		{c.Keycloak.CORSOrigins[0], "https://a.example"},
+		{c.Storage.Delete, true}, // default
+	}
+	for i, ch := range checks {
+		if ch.got != ch.want {
+			t.Errorf("check %d: got %v, want %v", i, ch.got, ch.want)
+		}
+	}
+}
+
+func TestErrorsNameTheKey(t *testing.T) {
+	tests := []struct {
+		name string
+		yaml string
+		env  []string
+		want string
+	}{
+		{"unknown top-level key", "lisen: x\n", nil, `line 1: unknown key "lisen"`},
+		{"unknown nested key", "log:\n  fromat: json\n", nil, `unknown key "log.fromat"`},
+		{"unknown tls key", "tls:\n  crt: a\n", nil, `unknown key "tls.crt"`},
+		{"bad type", "storage:\n  delete: maybe\n", nil, "maybe"},
+		{"bad duration", "shutdown_grace: forever\n", nil, `"forever" is not a duration`},
+		{"bad auth", "auth: basic\n", nil, `auth: "basic" is not one of none, keycloak`},
+		{"bad log level", "log:\n  level: loud\n", nil, `log.level: "loud"`},
+		{"bad public url", "public_url: localhost:5000\n", nil, "public_url:"},
+		{"half tls", "tls:\n  cert: a.pem\n", nil, "tls: set both"},
+		{"bad passthrough", "distribution:\n  http: {}\n", nil, "distribution.http: unknown section"},
+		{"keycloak needs realm", "auth: keycloak\nkeycloak:\n  url: http://kc\n  service: s\n", nil, "keycloak.realm: required"},
+		{"keycloak bad url", "auth: keycloak\nkeycloak:\n  url: kc:8080\n  realm: r\n  service: s\n", nil, "keycloak.url:"},
+		{"wildcard origin", "auth: keycloak\nkeycloak:\n  url: http://kc\n  realm: r\n  service: s\n  cors_origins: ['*']\n", nil, "keycloak.cors_origins"},
+		{"unknown env", "", []string{"REGISTRY_STACK_LISTN=x"}, "REGISTRY_STACK_LISTN: unknown setting"},
+		{"bad env bool", "", []string{"REGISTRY_STACK_UI_ENABLED=yes please"}, "REGISTRY_STACK_UI_ENABLED: ui.enabled"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := Default()
+			err := c.LoadYAML("c.yaml", []byte(tc.yaml))
+			if err == nil {
+				err = c.LoadEnv(tc.env)
+			}
+			if err == nil {
+				err = c.Validate()
+			}
+			var ce *Error
+			if !errors.As(err, &ce) {
+				t.Fatalf("err = %v, want a *config.Error", err)
+			}
+			if !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") {
+				t.Fatalf("err = %q, want one line containing %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestEnvNamesCoverEveryKey(t *testing.T) {
+	c := Default()
+	keys := c.Keys()
+	if len(keys) < 20 {
+		t.Fatalf("only %d keys found: %v", len(keys), keys)
+	}
+	for _, k := range keys {
+		if err := c.LoadEnv([]string{EnvName(k) + "="}); err != nil && strings.Contains(err.Error(), "unknown setting") {
+			t.Errorf("%s is not settable through %s", k, EnvName(k))
+		}
+	}
+}
+
+func TestRedacted(t *testing.T) {
+	c := Default()
+	c.HTTPSecret = "topsecret"
+	c.Distribution = map[string]any{"storage": map[string]any{"s3": map[string]any{"secretkey": "abc", "bucket": "b"}}, "redis": map[string]any{"password": "pw"}}
+	out, err := c.Redacted()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(out)
+	for _, secret := range []string{"topsecret", "abc", "pw"} {
+		if strings.Contains(s, ": "+secret) {
+			t.Errorf("secret %q in output:\n%s", secret, s)
+		}
+	}
+	if !strings.Contains(s, "bucket: b") {
+		t.Errorf("non-secret value missing:\n%s", s)
+	}
+	if c.HTTPSecret != "topsecret" {
+		t.Error("Redacted modified the config")
+	}
+}
+
+func TestTokenPath(t *testing.T) {
+	c := Default()
+	c.Keycloak.Realm = "lab"
+	if got := c.TokenPath(); got != "/auth/realms/lab/protocol/docker-v2/auth" {
+		t.Fatalf("TokenPath = %q", got)
+	}
+}
