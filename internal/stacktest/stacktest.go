@@ -129,6 +129,7 @@ func Start(t testing.TB, env []string, args ...string) *Stack {
 	}()
 	t.Cleanup(func() {
 		s.Stop(t)
+		saveLogs(t, s.Logs())
 		if t.Failed() {
 			t.Logf("registry-stack logs:\n%s", s.Logs())
 		}
@@ -250,4 +251,26 @@ func RunCLI(t testing.TB, env []string, args ...string) (int, string, string) {
 		code = ee.ExitCode()
 	}
 	return code, stdout.String(), stderr.String()
+}
+
+// saveLogs keeps the process's logs as a test artifact, so the test command
+// can check the logs of the whole run (e.g. that no credential leaked).
+func saveLogs(t testing.TB, logs string) {
+	dir := os.Getenv("REGISTRY_STACK_ARTIFACTS")
+	if dir == "" {
+		return
+	}
+	dir = filepath.Join(dir, "stack-logs")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Logf("save logs: %v", err)
+		return
+	}
+	name := strings.NewReplacer("/", "_", " ", "_", ":", "_").Replace(t.Name())
+	f, err := os.CreateTemp(dir, name+"-*.log")
+	if err != nil {
+		t.Logf("save logs: %v", err)
+		return
+	}
+	defer f.Close()
+	_, _ = f.WriteString(logs)
 }
