@@ -29,7 +29,10 @@ if [ -z "${KEYCLOAK_URL:-}" ]; then
   scripts/keycloak.sh fetch
   scripts/keycloak.sh start --import-realm --env-file "$env_file"
   trap 'scripts/keycloak.sh stop --env-file "$env_file" || true' EXIT
-  set -a; . "$env_file"; set +a
+  set -a
+  # shellcheck source=/dev/null
+  . "$env_file"
+  set +a
 fi
 
 # Idempotent: creates only what is missing (realm, docker-v2 client with its

@@ -6,6 +6,8 @@
 #   scripts/keycloak.sh start [--port N] [--env-file PATH] [--import-realm]
 #                             [--features LIST] [--timeout SECONDS]
 #   scripts/keycloak.sh stop  --env-file PATH | --pid PID
+#   scripts/keycloak.sh pause  --env-file PATH   (stop, keep data)
+#   scripts/keycloak.sh resume --env-file PATH   (start again, same port and data)
 #
 # Environment:
 #   KEYCLOAK_VERSION        distribution version (default 26.7.3)
@@ -141,6 +143,38 @@ free_port() {
 	die "no free TCP port found on 127.0.0.1"
 }
 
+# launch runs kc.sh from an instance directory and waits until the realm
+# endpoint answers; it sets LAUNCHED_PID. On failure it stops what it
+# started and removes the instance unless KEEP_INSTANCE=true.
+launch() {
+	local inst="$1" port="$2" log_file="$3" timeout="$4"
+	shift 4
+	export KC_BOOTSTRAP_ADMIN_USERNAME="${KC_BOOTSTRAP_ADMIN_USERNAME:-admin}"
+	export KC_BOOTSTRAP_ADMIN_PASSWORD="${KC_BOOTSTRAP_ADMIN_PASSWORD:-admin}"
+	log "starting Keycloak $KEYCLOAK_VERSION on 127.0.0.1:$port (java: $JAVA_HOME, log: $log_file)"
+	nohup "$inst/bin/kc.sh" "$@" >>"$log_file" 2>&1 </dev/null &
+	local pid=$!
+
+	local url="http://127.0.0.1:$port" deadline=$((SECONDS + timeout)) code
+	while :; do
+		if ! kill -0 "$pid" 2>/dev/null; then
+			tail -n 60 "$log_file" >&2 || true
+			[[ "${KEEP_INSTANCE:-false}" == true ]] || rm -rf "$inst"
+			die "Keycloak exited during startup (pid $pid); see $log_file"
+		fi
+		code="$(curl -s -o /dev/null -m 5 -w '%{http_code}' "$url/realms/master" || true)"
+		[[ "$code" == 200 ]] && break
+		if ((SECONDS >= deadline)); then
+			tail -n 60 "$log_file" >&2 || true
+			stop_pid "$pid"
+			[[ "${KEEP_INSTANCE:-false}" == true ]] || rm -rf "$inst"
+			die "Keycloak not ready at $url/realms/master within ${timeout}s (last HTTP status: ${code:-none}); see $log_file"
+		fi
+		sleep 1
+	done
+	LAUNCHED_PID=$pid
+}
+
 cmd_start() {
 	local port="${KEYCLOAK_PORT:-}" env_file="" import=false
 	local features="${KEYCLOAK_FEATURES-docker}" timeout="${KEYCLOAK_START_TIMEOUT:-300}"
@@ -184,46 +218,58 @@ cmd_start() {
 		args+=(--import-realm)
 	fi
 
-	export KC_BOOTSTRAP_ADMIN_USERNAME="${KC_BOOTSTRAP_ADMIN_USERNAME:-admin}"
-	export KC_BOOTSTRAP_ADMIN_PASSWORD="${KC_BOOTSTRAP_ADMIN_PASSWORD:-admin}"
-	log "starting Keycloak $KEYCLOAK_VERSION on 127.0.0.1:$port (java: $JAVA_HOME, log: $log_file)"
-	nohup "$inst/bin/kc.sh" "${args[@]}" >"$log_file" 2>&1 </dev/null &
-	local pid=$!
+	: >"$log_file"
+	launch "$inst" "$port" "$log_file" "$timeout" "${args[@]}"
+	[[ -n "$env_file" ]] && write_env "$env_file" "$port" "$LAUNCHED_PID" "$inst" "$log_file" "$features"
+	echo "keycloak.sh: start took $(elapsed "$t0") (url http://127.0.0.1:$port, pid $LAUNCHED_PID${env_file:+, env file $env_file})"
+}
 
-	local url="http://127.0.0.1:$port" deadline=$((SECONDS + timeout)) code
-	while :; do
-		if ! kill -0 "$pid" 2>/dev/null; then
-			tail -n 60 "$log_file" >&2 || true
-			rm -rf "$inst"
-			die "Keycloak exited during startup (pid $pid); see $log_file"
-		fi
-		code="$(curl -s -o /dev/null -m 5 -w '%{http_code}' "$url/realms/master" || true)"
-		[[ "$code" == 200 ]] && break
-		if ((SECONDS >= deadline)); then
-			tail -n 60 "$log_file" >&2 || true
-			stop_pid "$pid"
-			rm -rf "$inst"
-			die "Keycloak not ready at $url/realms/master within ${timeout}s (last HTTP status: ${code:-none}); see $log_file"
-		fi
-		sleep 1
-	done
+write_env() {
+	local env_file="$1" port="$2" pid="$3" inst="$4" log_file="$5" features="$6"
+	mkdir -p "$(dirname "$env_file")"
+	# The file holds the admin password: keep it private.
+	(
+		umask 077
+		{
+			printf 'export KEYCLOAK_URL=%q\n' "http://127.0.0.1:$port"
+			printf 'export KEYCLOAK_ADMIN_USER=%q\n' "$KC_BOOTSTRAP_ADMIN_USERNAME"
+			printf 'export KEYCLOAK_ADMIN_PASSWORD=%q\n' "$KC_BOOTSTRAP_ADMIN_PASSWORD"
+			printf 'export KEYCLOAK_PID=%q\n' "$pid"
+			printf 'export KEYCLOAK_PORT=%q\n' "$port"
+			printf 'export KEYCLOAK_INSTANCE_DIR=%q\n' "$inst"
+			printf 'export KEYCLOAK_LOG=%q\n' "$log_file"
+			printf 'export KEYCLOAK_FEATURES=%q\n' "$features"
+		} >"$env_file"
+	)
+}
 
-	if [[ -n "$env_file" ]]; then
-		mkdir -p "$(dirname "$env_file")"
-		# The file holds the admin password: keep it private.
-		(
-			umask 077
-			{
-				printf 'export KEYCLOAK_URL=%q\n' "$url"
-				printf 'export KEYCLOAK_ADMIN_USER=%q\n' "$KC_BOOTSTRAP_ADMIN_USERNAME"
-				printf 'export KEYCLOAK_ADMIN_PASSWORD=%q\n' "$KC_BOOTSTRAP_ADMIN_PASSWORD"
-				printf 'export KEYCLOAK_PID=%q\n' "$pid"
-				printf 'export KEYCLOAK_INSTANCE_DIR=%q\n' "$inst"
-				printf 'export KEYCLOAK_LOG=%q\n' "$log_file"
-			} >"$env_file"
-		)
-	fi
-	echo "keycloak.sh: start took $(elapsed "$t0") (url $url, pid $pid${env_file:+, env file $env_file})"
+# cmd_pause stops the instance but keeps its data; cmd_resume starts it again
+# on the same port with the same realms and keys. Tests use the pair to take
+# Keycloak away and bring it back.
+cmd_pause() {
+	local env_file="${2:-}"
+	[[ "${1:-}" == --env-file && -f "$env_file" ]] || die "pause needs --env-file PATH"
+	local pid
+	# shellcheck source=/dev/null
+	pid="$(source "$env_file" && echo "$KEYCLOAK_PID")"
+	stop_pid "$pid"
+	echo "keycloak.sh: paused pid $pid"
+}
+
+cmd_resume() {
+	local env_file="${2:-}"
+	[[ "${1:-}" == --env-file && -f "$env_file" ]] || die "resume needs --env-file PATH"
+	# shellcheck source=/dev/null
+	source "$env_file"
+	pick_java
+	local t0 args
+	t0="$(now_ms)"
+	args=(start-dev "--http-port=$KEYCLOAK_PORT" --http-host=127.0.0.1)
+	[[ -n "$KEYCLOAK_FEATURES" ]] && args+=("--features=$KEYCLOAK_FEATURES")
+	KC_BOOTSTRAP_ADMIN_USERNAME=$KEYCLOAK_ADMIN_USER KC_BOOTSTRAP_ADMIN_PASSWORD=$KEYCLOAK_ADMIN_PASSWORD \
+		KEEP_INSTANCE=true launch "$KEYCLOAK_INSTANCE_DIR" "$KEYCLOAK_PORT" "$KEYCLOAK_LOG" "${KEYCLOAK_START_TIMEOUT:-300}" "${args[@]}"
+	write_env "$env_file" "$KEYCLOAK_PORT" "$LAUNCHED_PID" "$KEYCLOAK_INSTANCE_DIR" "$KEYCLOAK_LOG" "$KEYCLOAK_FEATURES"
+	echo "keycloak.sh: resume took $(elapsed "$t0") (pid $LAUNCHED_PID)"
 }
 
 # stop_pid sends TERM (kc.sh forwards it to java) and escalates to KILL.
@@ -282,6 +328,8 @@ case "${1:-}" in
 fetch) shift; cmd_fetch "$@" ;;
 start) shift; cmd_start "$@" ;;
 stop) shift; cmd_stop "$@" ;;
+pause) shift; cmd_pause "$@" ;;
+resume) shift; cmd_resume "$@" ;;
 -h | --help | help) usage 0 ;;
 *) usage ;;
 esac

@@ -13,7 +13,8 @@ artifacts=$root/artifacts
 rm -rf "$artifacts"
 mkdir -p "$artifacts"
 export REGISTRY_STACK_ARTIFACTS=$artifacts
-export PATH="$PATH:$(go env GOPATH)/bin"
+gopath=$(go env GOPATH)
+export PATH="$PATH:$gopath/bin"
 
 step() { printf '\n== %s (%ss)\n' "$*" "$(($(date +%s) - start))"; }
 failures=()
@@ -31,8 +32,10 @@ kc_env=$(mktemp)
 scripts/keycloak.sh fetch
 scripts/keycloak.sh start --env-file "$kc_env"
 trap 'scripts/keycloak.sh stop --env-file "$kc_env" || true' EXIT
-# shellcheck disable=SC1090
-set -a; source "$kc_env"; set +a
+set -a
+# shellcheck source=/dev/null
+source "$kc_env"
+set +a
 
 lint() {
   local unformatted
@@ -42,7 +45,11 @@ lint() {
 }
 record "lint (gofmt, go vet, staticcheck)" lint
 record "ui unit tests (node --test)" node --test web/
-record "go tests" bash -c 'go test -count=1 -timeout 20m ./... 2>&1 | tee "$REGISTRY_STACK_ARTIFACTS/go-test.log"; exit ${PIPESTATUS[0]}'
+go_tests() {
+  go test -count=1 -timeout 20m ./... 2>&1 | tee "$artifacts/go-test.log"
+  return "${PIPESTATUS[0]}"
+}
+record "go tests" go_tests
 record "oci conformance" scripts/conformance-stack.sh
 
 step "done"
