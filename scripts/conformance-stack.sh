@@ -14,7 +14,7 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-out=${REGISTRY_STACK_ARTIFACTS:-$PWD/artifacts}/conformance
+out=${TEST_ARTIFACTS_DIR:-$PWD/artifacts}/conformance
 mkdir -p "$out"
 
 go build -o "$work/registry-stack" ./cmd/registry-stack

@@ -12,7 +12,7 @@ start=$(date +%s)
 artifacts=$root/artifacts
 rm -rf "$artifacts"
 mkdir -p "$artifacts"
-export REGISTRY_STACK_ARTIFACTS=$artifacts
+export TEST_ARTIFACTS_DIR=$artifacts
 gopath=$(go env GOPATH)
 export PATH="$PATH:$gopath/bin"
 

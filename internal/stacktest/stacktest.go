@@ -96,7 +96,7 @@ func Start(t testing.TB, env []string, args ...string) *Stack {
 		full = append(full, "--data-dir", s.DataDir)
 	}
 	s.cmd = exec.Command(bin, full...)
-	s.cmd.Env = append(os.Environ(), env...)
+	s.cmd.Env = append(childEnv(), env...)
 	pr, pw := io.Pipe()
 	s.cmd.Stderr = pw
 	s.cmd.Stdout = pw
@@ -144,6 +144,18 @@ func Start(t testing.TB, env []string, args ...string) *Stack {
 	s.URL = "http://" + s.Addr
 	s.WaitReady(t, 60*time.Second)
 	return s
+}
+
+// childEnv is the test process's environment without REGISTRY_STACK_*
+// settings, so a developer's shell never changes what a test runs.
+func childEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "REGISTRY_STACK_") {
+			env = append(env, kv)
+		}
+	}
+	return env
 }
 
 func hasFlag(args []string, name string) bool {
@@ -238,7 +250,7 @@ func RunCLI(t testing.TB, env []string, args ...string) (int, string, string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, Binary(t), args...)
-	cmd.Env = append(os.Environ(), env...)
+	cmd.Env = append(childEnv(), env...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
@@ -256,7 +268,7 @@ func RunCLI(t testing.TB, env []string, args ...string) (int, string, string) {
 // saveLogs keeps the process's logs as a test artifact, so the test command
 // can check the logs of the whole run (e.g. that no credential leaked).
 func saveLogs(t testing.TB, logs string) {
-	dir := os.Getenv("REGISTRY_STACK_ARTIFACTS")
+	dir := os.Getenv("TEST_ARTIFACTS_DIR")
 	if dir == "" {
 		return
 	}
