@@ -1,0 +1,327 @@
+// Package authproxy fronts Keycloak's docker-v2 token endpoint so that docker
+// clients and the web UI get registry-style answers: a Basic challenge where
+// Keycloak would answer 400 to a request without credentials, clear errors
+// when Keycloak is down or misconfigured, and CORS by exact allowlist.
+package authproxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Options configures the token endpoint and the optional passthrough.
+type Options struct {
+	// UpstreamURL is Keycloak's docker-v2 auth URL,
+	// <keycloak-url>/realms/{realm}/protocol/docker-v2/auth.
+	UpstreamURL *url.URL
+	// Realm is the Keycloak realm name, used in error messages.
+	Realm string
+	// Service is the configured keycloak.service (the docker-v2 client ID),
+	// used to tell a misconfiguration from a client asking for another service.
+	Service string
+	// AllowedOrigins lists exact browser origins such as
+	// "https://ui.example.com"; the stack's own origin is always allowed.
+	AllowedOrigins []string
+	// TrustForwardedHeaders makes X-Forwarded-Proto/Host define the stack's
+	// own origin and be passed on by the passthrough; set it only behind a
+	// reverse proxy that overwrites them.
+	TrustForwardedHeaders bool
+	// Timeout bounds each call to Keycloak; default 10s.
+	Timeout time.Duration
+	// Client is used for calls to Keycloak; by default one with timeouts is
+	// built. Redirects are never followed either way.
+	Client *http.Client
+	// Logger receives one line per failure; default discards.
+	Logger *slog.Logger
+	// BasicRealm is the realm text of the Basic challenge; default
+	// "registry-stack".
+	BasicRealm string
+}
+
+const (
+	defaultTimeout    = 10 * time.Second
+	defaultBasicRealm = "registry-stack"
+	// retryAfterSeconds is what clients are told to wait when Keycloak is
+	// unreachable; short, since Keycloak restarts usually take seconds.
+	retryAfterSeconds = "5"
+	allowedMethods    = "GET, OPTIONS"
+)
+
+func (o Options) withDefaults() Options {
+	if o.Timeout <= 0 {
+		o.Timeout = defaultTimeout
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.BasicRealm == "" {
+		o.BasicRealm = defaultBasicRealm
+	}
+	return o
+}
+
+type tokenHandler struct {
+	upstream   *url.URL
+	realm      string
+	service    string
+	basicRealm string
+	timeout    time.Duration
+	client     *http.Client
+	log        *slog.Logger
+	cors       *corsPolicy
+}
+
+// New returns the token endpoint handler, to be mounted at the token path
+// that the registry's Bearer challenge names as realm.
+func New(o Options) (http.Handler, error) {
+	if o.UpstreamURL == nil {
+		return nil, errors.New("authproxy: upstream URL is required")
+	}
+	if err := checkBaseURL(o.UpstreamURL); err != nil {
+		return nil, fmt.Errorf("authproxy: upstream URL: %w", err)
+	}
+	o = o.withDefaults()
+	cors, err := newCORSPolicy(o.AllowedOrigins, o.TrustForwardedHeaders)
+	if err != nil {
+		return nil, fmt.Errorf("authproxy: %w", err)
+	}
+	u := *o.UpstreamURL
+	return &tokenHandler{
+		upstream:   &u,
+		realm:      o.Realm,
+		service:    o.Service,
+		basicRealm: o.BasicRealm,
+		timeout:    o.Timeout,
+		client:     tokenClient(o.Client, o.Timeout),
+		log:        o.Logger.With("component", "authproxy"),
+		cors:       cors,
+	}, nil
+}
+
+func checkBaseURL(u *url.URL) error {
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return fmt.Errorf("%q: scheme must be http or https", u.Redacted())
+	}
+	if u.Host == "" {
+		return fmt.Errorf("%q: host is missing", u.Redacted())
+	}
+	if u.RawQuery != "" || u.Fragment != "" {
+		return fmt.Errorf("%q: must not have a query or fragment", u.Redacted())
+	}
+	return nil
+}
+
+// newTransport has a timeout on every phase up to the response headers; the
+// body is bounded by the caller's context so streams are not cut short.
+func newTransport(timeout time.Duration) *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.DialContext = (&net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second}).DialContext
+	t.TLSHandshakeTimeout = timeout
+	t.ResponseHeaderTimeout = timeout
+	return t
+}
+
+func tokenClient(c *http.Client, timeout time.Duration) *http.Client {
+	var cl http.Client
+	if c != nil {
+		cl = *c
+	} else {
+		cl.Transport = newTransport(timeout)
+	}
+	// A redirect from the token endpoint means a wrong keycloak.url or a
+	// required action; following it would only hide that.
+	cl.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return &cl
+}
+
+func (h *tokenHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h.cors.apply(w, r)
+	switch r.Method {
+	case http.MethodGet:
+	case http.MethodOptions:
+		// Answered here, never forwarded: Keycloak knows nothing of our origins.
+		h.cors.preflight(w, r)
+		w.Header().Set("Allow", allowedMethods)
+		w.WriteHeader(http.StatusNoContent)
+		return
+	default:
+		w.Header().Set("Allow", allowedMethods)
+		writeError(w, failure{
+			status:  http.StatusMethodNotAllowed,
+			code:    "UNSUPPORTED",
+			message: fmt.Sprintf("method %s is not allowed on the token endpoint; use GET", r.Method),
+		})
+		return
+	}
+
+	ui := isUIRequest(r)
+	auth := r.Header.Get("Authorization")
+	if !isBasic(auth) {
+		// Keycloak answers 400 here, which makes neither docker nor a
+		// browser ask for credentials.
+		h.challenge(w, ui)
+		writeError(w, failure{
+			status:  http.StatusUnauthorized,
+			code:    "UNAUTHORIZED",
+			message: fmt.Sprintf("authentication required: send the user name and password of a user in Keycloak realm %q with Basic authentication", h.realm),
+		})
+		return
+	}
+	h.forward(w, r, auth, ui)
+}
+
+func (h *tokenHandler) forward(w http.ResponseWriter, r *http.Request, auth string, ui bool) {
+	ctx, cancel := context.WithTimeout(r.Context(), h.timeout)
+	defer cancel()
+
+	u := *h.upstream
+	u.RawQuery = r.URL.RawQuery
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		h.fail(w, r, failure{status: http.StatusInternalServerError, code: "UNKNOWN", message: "cannot build the Keycloak request"}, transportCause(err), 0)
+		return
+	}
+	// Only what Keycloak needs: no cookies, no client-supplied X-Forwarded-*.
+	req.Header.Set("Authorization", auth)
+	if accept := r.Header.Values("Accept"); len(accept) > 0 {
+		req.Header["Accept"] = accept
+	}
+
+	resp, err := h.client.Do(req)
+	if err != nil {
+		if r.Context().Err() != nil {
+			h.log.DebugContext(r.Context(), "token request abandoned by client", "error", transportCause(err))
+			return
+		}
+		h.fail(w, r, transportFailure(err, h.timeout), transportCause(err), 0)
+		return
+	}
+	defer resp.Body.Close()
+
+	ct := resp.Header.Get("Content-Type")
+	switch {
+	case resp.StatusCode >= 200 && resp.StatusCode < 300 && isJSON(ct):
+		h.stream(w, r, resp)
+	case resp.StatusCode == http.StatusUnauthorized:
+		h.challenge(w, ui)
+		if isJSON(ct) {
+			// Keycloak already answers in the docker error format.
+			h.log.InfoContext(r.Context(), "token request rejected", "status", resp.StatusCode, "upstream_status", resp.StatusCode, "service", r.URL.Query().Get("service"))
+			h.stream(w, r, resp)
+			return
+		}
+		h.fail(w, r, failure{status: http.StatusUnauthorized, code: "UNAUTHORIZED", message: "invalid user name or password"}, nil, resp.StatusCode)
+	default:
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+		f := classify(upstreamAnswer{
+			status:      resp.StatusCode,
+			statusText:  resp.Status,
+			contentType: ct,
+			body:        body,
+			location:    resp.Header.Get("Location"),
+			retryAfter:  resp.Header.Get("Retry-After"),
+		}, h.realm, h.service, r.URL.Query().Get("service"))
+		h.fail(w, r, f, nil, resp.StatusCode)
+	}
+}
+
+// stream copies Keycloak's answer as it arrives, with only the headers a
+// token response needs (Keycloak's session cookies stay behind).
+func (h *tokenHandler) stream(w http.ResponseWriter, r *http.Request, resp *http.Response) {
+	hdr := w.Header()
+	hdr.Set("Content-Type", resp.Header.Get("Content-Type"))
+	if v := resp.Header.Values("Pragma"); len(v) > 0 {
+		hdr["Pragma"] = v
+	}
+	hdr.Set("Cache-Control", noStore(resp.Header.Values("Cache-Control")))
+	w.WriteHeader(resp.StatusCode)
+	if _, err := io.Copy(flushWriter{w: w, rc: http.NewResponseController(w)}, resp.Body); err != nil {
+		h.log.WarnContext(r.Context(), "token response cut short", "status", resp.StatusCode, "error", err)
+	}
+}
+
+func (h *tokenHandler) challenge(w http.ResponseWriter, ui bool) {
+	// The UI shows its own login form; a challenge would make the browser
+	// pop up its native dialog on top of it.
+	if ui {
+		return
+	}
+	w.Header().Set("WWW-Authenticate", basicChallenge(h.basicRealm))
+}
+
+func (h *tokenHandler) fail(w http.ResponseWriter, r *http.Request, f failure, cause error, upstreamStatus int) {
+	attrs := []any{"status", f.status, "service", r.URL.Query().Get("service"), "message", f.message}
+	if upstreamStatus != 0 {
+		attrs = append(attrs, "upstream_status", upstreamStatus)
+	}
+	if cause != nil {
+		attrs = append(attrs, "error", cause)
+	}
+	level := slog.LevelWarn
+	if f.status < 500 {
+		level = slog.LevelInfo
+	}
+	h.log.Log(r.Context(), level, "token request failed", attrs...)
+	writeError(w, f)
+}
+
+// noStore keeps Keycloak's Cache-Control but makes sure it forbids storing:
+// a token must never sit in a cache, and Go's client turns a lone
+// "Pragma: no-cache" into "Cache-Control: no-cache", which allows it.
+func noStore(values []string) string {
+	cc := strings.Join(values, ", ")
+	for _, d := range strings.Split(cc, ",") {
+		if strings.EqualFold(strings.TrimSpace(d), "no-store") {
+			return cc
+		}
+	}
+	if cc == "" {
+		return "no-store"
+	}
+	return cc + ", no-store"
+}
+
+func isUIRequest(r *http.Request) bool {
+	return strings.EqualFold(r.Header.Get("X-Requested-With"), "XMLHttpRequest")
+}
+
+func isBasic(auth string) bool {
+	scheme, rest, ok := strings.Cut(auth, " ")
+	return ok && strings.EqualFold(scheme, "Basic") && strings.TrimSpace(rest) != ""
+}
+
+func isJSON(contentType string) bool {
+	mt, _, err := mime.ParseMediaType(contentType)
+	return err == nil && (mt == "application/json" || strings.HasSuffix(mt, "+json"))
+}
+
+func basicChallenge(realm string) string {
+	return `Basic realm="` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(realm) + `"`
+}
+
+// flushWriter pushes every chunk to the client as soon as it is written, so a
+// slow upstream is relayed as it goes instead of sitting in a buffer.
+type flushWriter struct {
+	w  io.Writer
+	rc *http.ResponseController
+}
+
+func (f flushWriter) Write(p []byte) (int, error) {
+	n, err := f.w.Write(p)
+	if err != nil {
+		return n, err
+	}
+	if err := f.rc.Flush(); err != nil && !errors.Is(err, http.ErrNotSupported) {
+		return n, err
+	}
+	return n, nil
+}

@@ -1,0 +1,117 @@
+package authproxy
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+)
+
+// preflightMaxAge lets browsers cache a preflight for ten minutes.
+const preflightMaxAge = "600"
+
+// corsPolicy allows the stack's own origin and an exact list of others;
+// it never reflects an origin it does not know.
+type corsPolicy struct {
+	allowed        map[string]bool
+	trustForwarded bool
+}
+
+func newCORSPolicy(origins []string, trustForwarded bool) (*corsPolicy, error) {
+	p := &corsPolicy{allowed: make(map[string]bool, len(origins)), trustForwarded: trustForwarded}
+	for _, o := range origins {
+		n, err := normaliseOrigin(o)
+		if err != nil {
+			return nil, fmt.Errorf("allowed origin %q: %w", o, err)
+		}
+		p.allowed[n] = true
+	}
+	return p, nil
+}
+
+// normaliseOrigin lower-cases scheme and host and drops a default port, so
+// configured and browser-sent origins compare equal.
+func normaliseOrigin(s string) (string, error) {
+	u, err := url.Parse(strings.TrimSpace(s))
+	if err != nil {
+		return "", err
+	}
+	scheme := strings.ToLower(u.Scheme)
+	if scheme != "http" && scheme != "https" {
+		return "", fmt.Errorf("want scheme http or https")
+	}
+	if u.Host == "" || u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || strings.Contains(u.Host, "*") {
+		return "", fmt.Errorf("want scheme://host[:port] only")
+	}
+	host := strings.ToLower(u.Host)
+	if port := u.Port(); (scheme == "https" && port == "443") || (scheme == "http" && port == "80") {
+		host = strings.TrimSuffix(host, ":"+port)
+	}
+	return scheme + "://" + host, nil
+}
+
+// ownOrigin is the origin the request was sent to, as the browser saw it.
+func (p *corsPolicy) ownOrigin(r *http.Request) string {
+	scheme, host := "http", r.Host
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	if p.trustForwarded {
+		if v := firstValue(r.Header.Get("X-Forwarded-Proto")); v != "" {
+			scheme = v
+		}
+		if v := firstValue(r.Header.Get("X-Forwarded-Host")); v != "" {
+			host = v
+		}
+	}
+	n, err := normaliseOrigin(scheme + "://" + host)
+	if err != nil {
+		return ""
+	}
+	return n
+}
+
+func firstValue(v string) string {
+	first, _, _ := strings.Cut(v, ",")
+	return strings.TrimSpace(first)
+}
+
+// allowedOrigin reports the request's Origin if it may read the answer.
+func (p *corsPolicy) allowedOrigin(r *http.Request) (string, bool) {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return "", false
+	}
+	n, err := normaliseOrigin(origin)
+	if err != nil {
+		return "", false
+	}
+	if p.allowed[n] || n == p.ownOrigin(r) {
+		return origin, true
+	}
+	return "", false
+}
+
+// apply sets the headers every answer needs. A foreign origin is still
+// served (docker and curl send no Origin semantics), only not granted.
+func (p *corsPolicy) apply(w http.ResponseWriter, r *http.Request) {
+	w.Header().Add("Vary", "Origin")
+	if origin, ok := p.allowedOrigin(r); ok {
+		w.Header().Set("Access-Control-Allow-Origin", origin)
+	}
+}
+
+// preflight adds the preflight grants for an allowed origin. No
+// Allow-Credentials: the UI sends an Authorization header, not cookies.
+func (p *corsPolicy) preflight(w http.ResponseWriter, r *http.Request) {
+	if r.Header.Get("Access-Control-Request-Method") == "" {
+		return
+	}
+	if _, ok := p.allowedOrigin(r); !ok {
+		return
+	}
+	h := w.Header()
+	h.Set("Access-Control-Allow-Methods", allowedMethods)
+	h.Set("Access-Control-Allow-Headers", "Authorization, X-Requested-With, Accept")
+	h.Set("Access-Control-Max-Age", preflightMaxAge)
+}

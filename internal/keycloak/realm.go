@@ -1,0 +1,136 @@
+// Package keycloak knows the Keycloak endpoints registry-stack relies on: the
+// realm's docker-v2 token endpoint, its OIDC discovery document and its JWKS,
+// and how Keycloak names its docker token signing keys.
+package keycloak
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// defaultHTTPTimeout bounds outbound calls when the caller supplies no client.
+const defaultHTTPTimeout = 10 * time.Second
+
+// maxDocumentBytes caps discovery and JWKS bodies; both are a few KiB.
+const maxDocumentBytes = 1 << 20
+
+// Realm is one realm of one Keycloak server.
+type Realm struct {
+	// BaseURL is where Keycloak is reached, including any context path
+	// (such as /auth for Keycloak before 17).
+	BaseURL *url.URL
+	Name    string
+}
+
+// ParseRealm validates the keycloak.url and keycloak.realm settings.
+func ParseRealm(rawURL, name string) (Realm, error) {
+	if strings.TrimSpace(rawURL) == "" {
+		return Realm{}, errors.New("keycloak.url: must be set")
+	}
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return Realm{}, fmt.Errorf("keycloak.url %q: %w", rawURL, err)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return Realm{}, fmt.Errorf("keycloak.url %q: scheme must be http or https", rawURL)
+	}
+	if u.Host == "" {
+		return Realm{}, fmt.Errorf("keycloak.url %q: missing host", rawURL)
+	}
+	if u.User != nil {
+		return Realm{}, fmt.Errorf("keycloak.url %q: must not carry credentials", u.Redacted())
+	}
+	if u.RawQuery != "" || u.Fragment != "" {
+		return Realm{}, fmt.Errorf("keycloak.url %q: must not carry a query or fragment", rawURL)
+	}
+	if strings.TrimSpace(name) == "" {
+		return Realm{}, errors.New("keycloak.realm: must be set")
+	}
+	if strings.ContainsAny(name, "/?#") || name == "." || name == ".." {
+		return Realm{}, fmt.Errorf("keycloak.realm %q: must be a single path segment", name)
+	}
+	// Normalise so that joined paths never produce "//".
+	u.Path = strings.TrimRight(u.Path, "/")
+	u.RawPath = ""
+	return Realm{BaseURL: u, Name: name}, nil
+}
+
+// IssuerURL is the issuer Keycloak puts into tokens when reached at BaseURL.
+func (r Realm) IssuerURL() string { return r.join() }
+
+// DockerAuthURL is the realm's docker-v2 token endpoint.
+func (r Realm) DockerAuthURL() string { return r.join("protocol", "docker-v2", "auth") }
+
+// CertsURL is the realm's JWKS endpoint.
+func (r Realm) CertsURL() string { return r.join("protocol", "openid-connect", "certs") }
+
+// DiscoveryURL is the realm's OIDC discovery document.
+func (r Realm) DiscoveryURL() string { return r.join(".well-known", "openid-configuration") }
+
+func (r Realm) join(elem ...string) string {
+	// JoinPath treats its arguments as escaped paths, so the realm name is
+	// escaped first to stay one segment even with spaces or percent signs.
+	return r.BaseURL.JoinPath(append([]string{"realms", url.PathEscape(r.Name)}, elem...)...).String()
+}
+
+// DiscoverIssuer reads the issuer from the realm's OIDC discovery document.
+// Keycloak derives it from the URL it was reached at (unless its hostname is
+// pinned), so it is the most reliable value for token verification.
+func DiscoverIssuer(ctx context.Context, client *http.Client, r Realm) (string, error) {
+	u := r.DiscoveryURL()
+	var doc struct {
+		Issuer string `json:"issuer"`
+	}
+	if err := getJSON(ctx, client, u, &doc); err != nil {
+		return "", err
+	}
+	if doc.Issuer == "" {
+		return "", fmt.Errorf("keycloak discovery %s: no issuer in document", u)
+	}
+	return doc.Issuer, nil
+}
+
+// getJSON fetches u and decodes a JSON body of at most maxDocumentBytes.
+func getJSON(ctx context.Context, client *http.Client, u string, v any) error {
+	if client == nil {
+		client = &http.Client{Timeout: defaultHTTPTimeout}
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, defaultHTTPTimeout)
+		defer cancel()
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return fmt.Errorf("keycloak %s: %w", u, err)
+	}
+	req.Header.Set("Accept", "application/json")
+	resp, err := client.Do(req)
+	if err != nil {
+		// client errors already name the URL.
+		return fmt.Errorf("keycloak: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxDocumentBytes))
+		return fmt.Errorf("keycloak %s: unexpected status %s", u, resp.Status)
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxDocumentBytes+1))
+	if err != nil {
+		return fmt.Errorf("keycloak %s: reading body: %w", u, err)
+	}
+	if len(body) > maxDocumentBytes {
+		return fmt.Errorf("keycloak %s: body larger than %d bytes", u, maxDocumentBytes)
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		return fmt.Errorf("keycloak %s: decoding JSON: %w", u, err)
+	}
+	return nil
+}
