@@ -20,14 +20,16 @@ mkdir -p "$out"
 go build -o "$work/registry-stack" ./cmd/registry-stack
 scripts/conformance.sh build
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-start_stack() { # start_stack LOG ARGS...: starts the stack, waits for /readyz, sets STACK_URL
-  local log=$1 port; shift
-  port=$(free_port)
-  "$work/registry-stack" serve --listen "127.0.0.1:$port" --data-dir "$work/data-$port" --log-format json "$@" >"$log" 2>&1 &
+start_stack() { # start_stack LOG ARGS...: starts the stack on a random port, waits for /readyz, sets STACK_URL
+  local log=$1 addr=""; shift
+  "$work/registry-stack" serve --listen 127.0.0.1:0 --data-dir "$(mktemp -d "$work/data-XXXX")" --log-format json "$@" >"$log" 2>&1 &
   pids+=($!)
   for _ in $(seq 1 300); do
-    curl -fsS -o /dev/null "http://127.0.0.1:$port/readyz" 2>/dev/null && { STACK_URL="http://127.0.0.1:$port"; return 0; }
+    addr=$(sed -nE 's/.*"msg":"registry-stack listening".*"addr":"([^"]+)".*/\1/p' "$log" | head -1)
+    if [ -n "$addr" ] && curl -fsS -o /dev/null "http://$addr/readyz" 2>/dev/null; then
+      STACK_URL="http://$addr"
+      return 0
+    fi
     sleep 0.1
   done
   echo "registry-stack did not become ready; log:" >&2
@@ -53,6 +55,11 @@ password=conf-$RANDOM-$RANDOM
 start_stack "$out/keycloak-stack.log" --auth keycloak --keycloak-url "$KEYCLOAK_URL" \
   --keycloak-realm "$realm" --keycloak-service registry
 scripts/conformance.sh run --url "$STACK_URL" --label keycloak --username "$user" --password "$password" --out "$out/keycloak" || status=1
+# Authentication must not change what the registry can do.
+if extra=$(comm -13 "$out/noauth/failed-groups.txt" "$out/keycloak/failed-groups.txt") && [ -n "$extra" ]; then
+  echo "conformance: groups that fail only in keycloak mode: $extra" >&2
+  status=1
+fi
 if grep -q -- "$password" "$out/keycloak-stack.log"; then
   echo "conformance: the stack logged the user's password" >&2
   status=1

@@ -81,7 +81,7 @@ type Options struct {
 
 // New builds every component. Background work (key refresh) runs until ctx
 // is cancelled.
-func New(ctx context.Context, cfg *config.Config, o Options) (*Stack, error) {
+func New(ctx context.Context, cfg *config.Config, o Options) (st *Stack, err error) {
 	secret, err := registry.EnsureHTTPSecret(cfg.HTTPSecret, cfg.DataDir)
 	if err != nil {
 		return nil, err
@@ -90,6 +90,11 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Stack, error) {
 	effective.HTTPSecret = secret
 
 	s := &Stack{}
+	defer func() {
+		if err != nil {
+			s.Close() // stop key refresh started before the failure
+		}
+	}()
 	routes := server.Routes{
 		Metrics: promhttp.Handler(),
 		Logger:  o.Logger,

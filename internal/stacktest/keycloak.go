@@ -78,7 +78,9 @@ func (k *OwnKeycloak) run(t testing.TB, args ...string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, "bash", append([]string{k.script}, args...)...).CombinedOutput()
+	cmd := exec.CommandContext(ctx, "bash", append([]string{k.script}, args...)...)
+	cmd.Env = withoutSharedKeycloak(os.Environ())
+	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("keycloak.sh %s: %v\n%s", args[0], err, out)
 	}
@@ -96,6 +98,22 @@ func (k *OwnKeycloak) env(t testing.TB) map[string]string {
 		if name, value, ok := strings.Cut(line, "="); ok {
 			env[name] = value
 		}
+	}
+	return env
+}
+
+// withoutSharedKeycloak drops the variables describing the shared Keycloak
+// (exported by the test command), so the script picks a port of its own
+// instead of the shared one's.
+func withoutSharedKeycloak(environ []string) []string {
+	var env []string
+	for _, kv := range environ {
+		name, _, _ := strings.Cut(kv, "=")
+		switch name {
+		case "KEYCLOAK_PORT", "KEYCLOAK_PID", "KEYCLOAK_INSTANCE_DIR", "KEYCLOAK_LOG":
+			continue
+		}
+		env = append(env, kv)
 	}
 	return env
 }
