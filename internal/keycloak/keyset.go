@@ -59,8 +59,10 @@ type KeySet struct {
 	// fetching is a one-slot semaphore: at most one JWKS request is in
 	// flight, and waiters can give up when their context ends.
 	fetching chan struct{}
-	// lastAttempt is only touched while holding fetching.
-	lastAttempt time.Time
+	// lastUnknown is when an unknown kid last caused a fetch; only touched
+	// while holding fetching. Periodic refreshes do not count, so a key
+	// rotated in right after one is still picked up at once.
+	lastUnknown time.Time
 
 	mu      sync.RWMutex
 	keys    map[string]crypto.PublicKey
@@ -133,9 +135,10 @@ func (ks *KeySet) Key(ctx context.Context, kid string) (crypto.PublicKey, bool) 
 	if k, ok := ks.lookup(kid); ok {
 		return k, true
 	}
-	if !ks.lastAttempt.IsZero() && ks.now().Sub(ks.lastAttempt) < ks.minGap {
+	if !ks.lastUnknown.IsZero() && ks.now().Sub(ks.lastUnknown) < ks.minGap {
 		return nil, false
 	}
+	ks.lastUnknown = ks.now()
 	ks.log.InfoContext(ctx, "unknown token signing key id, refreshing key set", "kid", truncate(kid, 64))
 	// The fetch outlives a cancelled request so that one impatient client
 	// neither records a bogus error nor burns the rate limit for others;
@@ -198,7 +201,6 @@ func (ks *KeySet) lookup(kid string) (crypto.PublicKey, bool) {
 
 // refreshLocked must be called while holding the fetching semaphore.
 func (ks *KeySet) refreshLocked(ctx context.Context) error {
-	ks.lastAttempt = ks.now()
 	keys, err := ks.fetch(ctx)
 
 	ks.mu.Lock()
