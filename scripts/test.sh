@@ -51,6 +51,7 @@ go_tests() {
 }
 record "go tests" go_tests
 record "oci conformance" scripts/conformance-stack.sh
+record "no credentials in the stack's logs" scripts/check-logs.sh "$artifacts/stack-logs" "$artifacts/conformance"
 
 step "done"
 total=$(($(date +%s) - start))

@@ -72,6 +72,14 @@ func (h *hook) Fire(e *logrus.Entry) error {
 	case logrus.DebugLevel, logrus.TraceLevel:
 		lvl = slog.LevelDebug
 	}
+	// distribution logs every 4xx answer (a blob a client probes for, an
+	// expired token) at error level; for an operator those are normal
+	// client traffic, so only 5xx stay errors.
+	if lvl == slog.LevelError {
+		if status, ok := e.Data["http.response.status"].(int); ok && status < 500 {
+			lvl = slog.LevelInfo
+		}
+	}
 	ctx := e.Context
 	if ctx == nil {
 		ctx = context.Background()
