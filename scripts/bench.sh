@@ -2,7 +2,9 @@
 # Measures registry-stack's figures side by side with the standalone
 # distribution registry v3.1.2 (same filesystem storage, same machine, same
 # run): cold build time, binary size, start to /readyz, idle RSS, and push /
-# pull MB/s of a 256 MiB blob.
+# pull MB/s of a 256 MiB blob. With KEYCLOAK_URL, KEYCLOAK_ADMIN_USER and
+# KEYCLOAK_ADMIN_PASSWORD set (scripts/keycloak.sh start --env-file), also
+# the token endpoint's latency through the stack vs straight to Keycloak.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 work=$(mktemp -d)
@@ -19,7 +21,7 @@ t1=$(date +%s.%N)
 printf 'registry-stack cold build: %.1f s (empty GOCACHE, modules already downloaded)\n' "$(echo "$t1 - $t0" | bc)"
 printf 'registry-stack binary: %.1f MiB (stripped, static)\n' "$(echo "$(stat -c %s "$work/registry-stack") / 1048576" | bc -l)"
 (cd "$work" && mkdir -p distmod && cd distmod && go mod init bench >/dev/null 2>&1 && \
-  go get github.com/distribution/distribution/v3@v3.1.2 >/dev/null 2>&1 && \
+  go get github.com/distribution/distribution/v3/cmd/registry@v3.1.2 >/dev/null 2>&1 && \
   CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$work/registry" github.com/distribution/distribution/v3/cmd/registry)
 printf 'distribution registry binary: %.1f MiB\n' "$(echo "$(stat -c %s "$work/registry") / 1048576" | bc -l)"
 
@@ -56,4 +58,21 @@ printf 'start to /v2/=200: %.0f ms\n' "$(echo "($t1 - $t0) * 1000" | bc)"
 sleep 2
 echo "idle RSS: $(( $(rss_kib $pid) / 1024 )) MiB"
 "$work/registry-bench" --url "http://127.0.0.1:$port" --label distribution
+kill $pid; wait $pid 2>/dev/null || true
+
+[ -n "${KEYCLOAK_URL:-}" ] || { echo "(KEYCLOAK_URL unset: token latency not measured)"; exit 0; }
+echo "== token endpoint: through registry-stack vs straight to Keycloak"
+go build -o "$work/token-bench" ./cmd/token-bench
+realm=bench-$RANDOM
+password=bench-$RANDOM-$RANDOM
+"$work/registry-stack" bootstrap --keycloak-url "$KEYCLOAK_URL" --admin-user "$KEYCLOAK_ADMIN_USER" \
+  --admin-password "$KEYCLOAK_ADMIN_PASSWORD" --realm "$realm" --service registry --user bench --password "$password" >/dev/null 2>&1
+port=$(free_port)
+"$work/registry-stack" serve --auth keycloak --listen "127.0.0.1:$port" --data-dir "$work/kc-data" --log-level warn \
+  --keycloak-url "$KEYCLOAK_URL" --keycloak-realm "$realm" --keycloak-service registry &
+pid=$!
+wait_url "http://127.0.0.1:$port/readyz"
+TOKEN_BENCH_PASSWORD=$password "$work/token-bench" -user bench -n 200 \
+  -endpoint "stack=http://127.0.0.1:$port/auth/realms/$realm/protocol/docker-v2/auth" \
+  -endpoint "keycloak=$KEYCLOAK_URL/realms/$realm/protocol/docker-v2/auth"
 kill $pid; wait $pid 2>/dev/null || true
