@@ -54,6 +54,10 @@ record "oci conformance" scripts/conformance-stack.sh
 record "no credentials in the stack's logs" scripts/check-logs.sh "$artifacts/stack-logs" "$artifacts/conformance"
 
 step "done"
+if [ -s "$artifacts/figures.txt" ]; then
+  echo "figures measured during the run:"
+  sed 's/^/  /' "$artifacts/figures.txt"
+fi
 total=$(($(date +%s) - start))
 echo "total time: ${total}s"
 if ((${#failures[@]})); then

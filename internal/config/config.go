@@ -281,6 +281,15 @@ func (c *Config) validateKeycloak() error {
 	if err := checkHTTPURL(k.URL); err != nil {
 		return &Error{Key: "keycloak.url", Msg: err.Error()}
 	}
+	// Docker clients are sent to public_url for their tokens; guessed from
+	// an all-interfaces listen address it would say "localhost" to every
+	// remote client and fail their logins in a confusing way.
+	if c.PublicURL == "" {
+		host, _, _ := net.SplitHostPort(c.Listen)
+		if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+			return &Error{Key: "public_url", Msg: fmt.Sprintf("required when auth is keycloak and listen is %q (all interfaces): set the URL clients use, e.g. https://registry.example.com (config file, %s or --public-url)", c.Listen, EnvName("public_url"))}
+		}
+	}
 	k.URL = strings.TrimRight(k.URL, "/")
 	if k.Issuer != "" {
 		if err := checkHTTPURL(k.Issuer); err != nil {
