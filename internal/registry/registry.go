@@ -129,10 +129,15 @@ func serveUnmatched(w http.ResponseWriter, req *http.Request) {
 
 // CheckStorage reports whether the storage backend answers.
 func (r *Registry) CheckStorage(ctx context.Context) error {
-	_, err := r.driver.Stat(ctx, "/")
+	fi, err := r.driver.Stat(ctx, "/")
 	var notFound storagedriver.PathNotFoundError
 	if err != nil && !errors.As(err, &notFound) {
 		return fmt.Errorf("storage %s: %w", r.driver.Name(), err)
+	}
+	// A file where the root directory should be passes Stat but fails
+	// every write.
+	if err == nil && fi != nil && !fi.IsDir() {
+		return fmt.Errorf("storage %s: root is not a directory", r.driver.Name())
 	}
 	return nil
 }
@@ -153,6 +158,11 @@ func DistributionConfig(cfg *config.Config, opts Options) (*configuration.Config
 		if err := yamlv2.UnmarshalStrict(raw, &d); err != nil {
 			return nil, &config.Error{Key: "distribution", Msg: strings.TrimPrefix(err.Error(), "yaml: ")}
 		}
+	}
+	if _, ok := cfg.Distribution["storage"]; ok && len(d.Storage) == 0 {
+		// An empty "storage:" (everything below it commented out) would
+		// otherwise leave no storage at all.
+		return nil, &config.Error{Key: "distribution.storage", Msg: "names no storage driver (e.g. filesystem, s3, gcs, azure); remove the section to use the data dir"}
 	}
 	if _, ok := cfg.Distribution["storage"]; !ok {
 		d.Storage = configuration.Storage{

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -31,8 +32,12 @@ type Routes struct {
 	Metrics         http.Handler // /metrics
 	UI              http.Handler // everything else
 	Ready           []Check
-	Logger          *slog.Logger
+	// ReadyTimeout bounds each readiness check; default 5s.
+	ReadyTimeout time.Duration
+	Logger       *slog.Logger
 }
+
+const defaultReadyTimeout = 5 * time.Second
 
 // NewHandler builds the router and wraps it with the access log.
 func NewHandler(rt Routes) http.Handler {
@@ -40,7 +45,9 @@ func NewHandler(rt Routes) http.Handler {
 	r.SkipClean(true) // repository names and digests are matched by distribution itself
 	r.UseEncodedPath()
 	if rt.Registry != nil {
-		r.PathPrefix("/v2").Handler(rt.Registry)
+		// "/v2" and "/v2/..." only: "/v2foo" is not the registry's.
+		r.Path("/v2").Handler(rt.Registry)
+		r.PathPrefix("/v2/").Handler(rt.Registry)
 	}
 	if rt.Token != nil && rt.TokenPath != "" {
 		r.Path(rt.TokenPath).Handler(rt.Token)
@@ -51,7 +58,11 @@ func NewHandler(rt Routes) http.Handler {
 	r.Path("/healthz").Methods(http.MethodGet, http.MethodHead).HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
-	r.Path("/readyz").Methods(http.MethodGet, http.MethodHead).Handler(readyHandler(rt.Ready))
+	timeout := rt.ReadyTimeout
+	if timeout <= 0 {
+		timeout = defaultReadyTimeout
+	}
+	r.Path("/readyz").Methods(http.MethodGet, http.MethodHead).Handler(readyHandler(rt.Ready, timeout))
 	if rt.Metrics != nil {
 		r.Path("/metrics").Handler(rt.Metrics)
 	}
@@ -61,18 +72,27 @@ func NewHandler(rt Routes) http.Handler {
 	return AccessLog(rt.Logger, r)
 }
 
-// readyHandler answers 200 only when every check passes; each check gets a
-// short deadline so a hung backend cannot hang the probe.
-func readyHandler(checks []Check) http.Handler {
+// readyHandler answers 200 only when every check passes. Checks run
+// concurrently, each with its own deadline, so one hung backend can neither
+// hang the probe nor make the healthy checks after it time out.
+func readyHandler(checks []Check, timeout time.Duration) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
-		defer cancel()
+		errs := make([]error, len(checks))
+		var wg sync.WaitGroup
+		for i, c := range checks {
+			wg.Go(func() {
+				ctx, cancel := context.WithTimeout(r.Context(), timeout)
+				defer cancel()
+				errs[i] = c.Func(ctx)
+			})
+		}
+		wg.Wait()
 		status := http.StatusOK
 		results := map[string]string{}
-		for _, c := range checks {
-			if err := c.Func(ctx); err != nil {
+		for i, c := range checks {
+			if errs[i] != nil {
 				status = http.StatusServiceUnavailable
-				results[c.Name] = err.Error()
+				results[c.Name] = errs[i].Error()
 				continue
 			}
 			results[c.Name] = "ok"

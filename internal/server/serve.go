@@ -23,6 +23,9 @@ type ServeOptions struct {
 // in-flight requests finish for up to Grace before closing what remains.
 // It returns nil after a clean or graceful stop.
 func Serve(ctx context.Context, ln net.Listener, h http.Handler, o ServeOptions) error {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
 	srv := &http.Server{
 		Handler: h,
 		// No overall read/write timeouts: blob uploads and downloads may
