@@ -44,7 +44,14 @@ lint() {
   go vet ./... && staticcheck ./...
 }
 record "lint (gofmt, go vet, staticcheck)" lint
-record "ui unit tests (node --test)" node --test web/
+ui_tests() { # the full report goes to artifacts; the summary and any failure to the console
+  local rc=0
+  node --test --test-reporter=spec web/ >"$artifacts/node-test.log" 2>&1 || rc=$?
+  if [ "$rc" -ne 0 ]; then grep -E -A8 "✖" "$artifacts/node-test.log" | head -80; fi
+  grep -E "^ℹ (tests|pass|fail)" "$artifacts/node-test.log" || true
+  return "$rc"
+}
+record "ui unit tests (node --test)" ui_tests
 go_tests() {
   go test -count=1 -timeout 20m ./... 2>&1 | tee "$artifacts/go-test.log"
   return "${PIPESTATUS[0]}"
