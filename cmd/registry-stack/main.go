@@ -17,6 +17,7 @@ import (
 
 	"github.com/registry-stack/registry-stack/internal/config"
 	"github.com/registry-stack/registry-stack/internal/logging"
+	"github.com/registry-stack/registry-stack/internal/registry"
 	"github.com/registry-stack/registry-stack/internal/server"
 	"github.com/registry-stack/registry-stack/internal/stack"
 )
@@ -189,6 +190,12 @@ func runCheckConfig(args, environ []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "registry-stack: invalid config: %v\n", err)
 		return exitUsage
 	}
+	// The passed-through sections are only understood by distribution's
+	// own config types: check them the way serve will.
+	if _, err := registry.DistributionConfig(cfg, registry.Options{}); err != nil {
+		fmt.Fprintf(stderr, "registry-stack: invalid config: %v\n", err)
+		return exitUsage
+	}
 	out, err := cfg.Redacted()
 	if err != nil {
 		fmt.Fprintf(stderr, "registry-stack: render config: %v\n", err)
@@ -227,10 +234,11 @@ func runServe(ctx context.Context, args, environ []string, stdout, stderr io.Wri
 	st, err := stack.New(ctx, cfg, stack.Options{Logger: log, PublicURL: public, Version: versionString()})
 	if err != nil {
 		var ce *config.Error
-		fmt.Fprintf(stderr, "registry-stack: %v\n", err)
 		if errors.As(err, &ce) {
+			fmt.Fprintf(stderr, "registry-stack: invalid config: %v\n", err)
 			return exitUsage
 		}
+		fmt.Fprintf(stderr, "registry-stack: %v\n", err)
 		return exitFailure
 	}
 	defer st.Close()

@@ -297,6 +297,8 @@ func TestConfigErrors(t *testing.T) {
 	writeFile(t, dir+"/badduration.yaml", "shutdown_grace: soon\n")
 	writeFile(t, dir+"/nested.yaml", "keycloak:\n  realm: x\n  relam: y\n")
 	writeFile(t, dir+"/passthrough.yaml", "distribution:\n  auth: {}\n")
+	writeFile(t, dir+"/badsection.yaml", "distribution:\n  redis:\n    adress: redis:6379\n")
+	writeFile(t, dir+"/emptystorage.yaml", "distribution:\n  storage:\n")
 	busy := stacktest.Start(t, nil)
 	tests := []struct {
 		name string
@@ -310,6 +312,8 @@ func TestConfigErrors(t *testing.T) {
 		{"bad duration", nil, []string{"--config", dir + "/badduration.yaml"}, `"soon" is not a duration`},
 		{"unreadable file", nil, []string{"--config", dir + "/missing.yaml"}, "config file " + dir + "/missing.yaml: cannot read"},
 		{"unsupported passthrough section", nil, []string{"--config", dir + "/passthrough.yaml"}, "distribution.auth: unknown section"},
+		{"bad key in a passthrough section", nil, []string{"--config", dir + "/badsection.yaml"}, "invalid config: distribution.redis: field adress not found"},
+		{"empty passthrough storage", nil, []string{"--config", dir + "/emptystorage.yaml"}, "invalid config: distribution.storage: names no storage driver"},
 		{"bad flag value", nil, []string{"--auth", "maybe"}, `auth: "maybe" is not one of none, keycloak`},
 		{"unknown env var", []string{"REGISTRY_STACK_LISTN=:1"}, nil, "environment variable REGISTRY_STACK_LISTN: unknown setting"},
 		{"bad env value", []string{"REGISTRY_STACK_STORAGE_DELETE=perhaps"}, nil, `environment variable REGISTRY_STACK_STORAGE_DELETE: storage.delete: "perhaps" is not true or false`},
@@ -330,6 +334,15 @@ func TestConfigErrors(t *testing.T) {
 			}
 			if strings.Contains(stderr, "goroutine") || stdout != "" {
 				t.Errorf("unexpected output: stdout %q stderr %q", stdout, stderr)
+			}
+			// check-config refuses the same configurations the same way;
+			// only binding the port is left to serve.
+			if tc.name == "port in use" {
+				return
+			}
+			code, _, stderr = stacktest.RunCLI(t, tc.env, append([]string{"check-config"}, tc.args...)...)
+			if code != 2 || !strings.Contains(stderr, tc.want) {
+				t.Errorf("check-config: exit %d, stderr %q; want 2 and %q", code, stderr, tc.want)
 			}
 		})
 	}

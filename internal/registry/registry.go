@@ -9,10 +9,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/distribution/distribution/v3/registry/api/errcode"
@@ -156,7 +158,7 @@ func DistributionConfig(cfg *config.Config, opts Options) (*configuration.Config
 			return nil, fmt.Errorf("distribution: %w", err)
 		}
 		if err := yamlv2.UnmarshalStrict(raw, &d); err != nil {
-			return nil, &config.Error{Key: "distribution", Msg: strings.TrimPrefix(err.Error(), "yaml: ")}
+			return nil, sectionError(cfg.Distribution, err)
 		}
 	}
 	if _, ok := cfg.Distribution["storage"]; ok && len(d.Storage) == 0 {
@@ -195,6 +197,34 @@ func DistributionConfig(cfg *config.Config, opts Options) (*configuration.Config
 		d.Auth = configuration.Auth{opts.AccessController: opts.AccessControllerParams}
 	}
 	return &d, nil
+}
+
+// sectionError names the passed-through section distribution refuses, by
+// decoding each on its own. Line numbers are dropped: they count lines of
+// the re-encoded section, not of the user's file.
+func sectionError(sections map[string]any, whole error) error {
+	for _, name := range slices.Sorted(maps.Keys(sections)) {
+		raw, err := yaml.Marshal(map[string]any{name: sections[name]})
+		if err != nil {
+			continue
+		}
+		var d configuration.Configuration
+		if err := yamlv2.UnmarshalStrict(raw, &d); err != nil {
+			return &config.Error{Key: "distribution." + name, Msg: yamlv2Message(err)}
+		}
+	}
+	return &config.Error{Key: "distribution", Msg: yamlv2Message(whole)}
+}
+
+var yamlLine = regexp.MustCompile(`line \d+: `)
+
+// yamlv2Message makes a yaml.v2 error one line without misleading line
+// numbers.
+func yamlv2Message(err error) string {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	msg = strings.TrimPrefix(msg, "unmarshal errors:")
+	msg = yamlLine.ReplaceAllString(msg, "")
+	return strings.Join(strings.Fields(msg), " ")
 }
 
 // EnsureHTTPSecret returns the configured secret or one kept in dataDir, so

@@ -275,15 +275,15 @@ func TestDistributionConfigErrors(t *testing.T) {
 		wantKey string
 		wantMsg []string // substrings of the message
 	}{
-		{"storage of the wrong type", "distribution:\n  storage: [filesystem]\n", "distribution", []string{"cannot unmarshal"}},
-		{"two storage drivers", "distribution:\n  storage:\n    inmemory: {}\n    filesystem: {rootdirectory: /x}\n", "distribution", []string{"exactly one storage type"}},
+		{"storage of the wrong type", "distribution:\n  storage: [filesystem]\n", "distribution.storage", []string{"cannot unmarshal"}},
+		{"two storage drivers", "distribution:\n  storage:\n    inmemory: {}\n    filesystem: {rootdirectory: /x}\n", "distribution.storage", []string{"exactly one storage type"}},
 		{"storage without a driver", "distribution:\n  storage:\n    delete: {enabled: true}\n", "distribution.storage", []string{"no storage driver"}},
 		{"empty storage", "distribution:\n  storage: {}\n", "distribution.storage", []string{"no storage driver"}},
-		{"unknown notifications key", "distribution:\n  notifications:\n    endpionts: []\n", "distribution", []string{"endpionts", "Notifications"}},
-		{"bad notifications duration", "distribution:\n  notifications:\n    endpoints:\n      - name: a\n        url: http://x\n        timeout: soon\n", "distribution", []string{"time.Duration"}},
-		{"redis scalar", "distribution:\n  redis: 5\n", "distribution", []string{"Redis"}},
-		{"unknown redis key", "distribution:\n  redis:\n    adress: redis:6379\n", "distribution", []string{"adress"}},
-		{"validation bool", "distribution:\n  validation:\n    disabled: maybe\n", "distribution", []string{"bool"}},
+		{"unknown notifications key", "distribution:\n  notifications:\n    endpionts: []\n", "distribution.notifications", []string{"endpionts", "Notifications"}},
+		{"bad notifications duration", "distribution:\n  notifications:\n    endpoints:\n      - name: a\n        url: http://x\n        timeout: soon\n", "distribution.notifications", []string{"time.Duration"}},
+		{"redis scalar", "distribution:\n  redis: 5\n", "distribution.redis", []string{"Redis"}},
+		{"unknown redis key", "distribution:\n  redis:\n    adress: redis:6379\n", "distribution.redis", []string{"adress"}},
+		{"validation bool", "distribution:\n  validation:\n    disabled: maybe\n", "distribution.validation", []string{"bool"}},
 		{"negative maxtags", "distribution:\n  tags:\n    maxtags: -1\n", "distribution.tags.maxtags", []string{"negative"}},
 	}
 	for _, tt := range tests {
@@ -302,6 +302,9 @@ func TestDistributionConfigErrors(t *testing.T) {
 			}
 			if !strings.HasPrefix(err.Error(), tt.wantKey+": ") {
 				t.Errorf("error %q does not start with %q", err, tt.wantKey)
+			}
+			if strings.Contains(err.Error(), "line ") || strings.Contains(err.Error(), "\n") {
+				t.Errorf("error %q is not one line without re-encoded line numbers", err)
 			}
 			for _, s := range tt.wantMsg {
 				if !strings.Contains(err.Error(), s) {

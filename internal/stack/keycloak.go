@@ -25,7 +25,7 @@ func (s *Stack) wireKeycloak(ctx context.Context, cfg *config.Config, o Options,
 	realm, err := keycloak.ParseRealm(kc.URL, kc.Realm)
 	if err != nil {
 		// ParseRealm names the setting at fault itself.
-		return &config.Error{Source: "invalid config", Msg: err.Error()}
+		return &config.Error{Source: "keycloak settings", Msg: err.Error()}
 	}
 	log := o.Logger
 	if log == nil {
