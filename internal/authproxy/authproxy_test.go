@@ -411,37 +411,11 @@ func TestStreamsBody(t *testing.T) {
 
 	// The upstream is still blocked, so getting headers and the first chunk
 	// proves that the proxy relays as it receives instead of buffering.
-	type result struct {
-		resp  *http.Response
-		chunk string
-		err   error
-	}
-	done := make(chan result, 1)
-	go func() {
-		req, _ := http.NewRequest(http.MethodGet, proxy.URL+"?service=registry", nil)
-		req.Header.Set("Authorization", basic("alice", "pw"))
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			done <- result{err: err}
-			return
-		}
-		buf := make([]byte, len(first))
-		n, err := io.ReadFull(resp.Body, buf)
-		done <- result{resp: resp, chunk: string(buf[:n]), err: err}
-	}()
-	var res result
-	select {
-	case res = <-done:
-	case <-time.After(5 * time.Second):
-		t.Fatal("first chunk not relayed while upstream was still writing")
-	}
-	if res.err != nil {
-		t.Fatal(res.err)
-	}
-	resp := res.resp
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK || res.chunk != first {
-		t.Fatalf("got %d, first chunk %q; want 200, %q", resp.StatusCode, res.chunk, first)
+	req, _ := http.NewRequest(http.MethodGet, proxy.URL+"?service=registry", nil)
+	req.Header.Set("Authorization", basic("alice", "pw"))
+	resp := readFirstChunk(t, req, first)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("status %d, want 200", resp.StatusCode)
 	}
 	unblock()
 	tail, _ := io.ReadAll(resp.Body)
@@ -522,4 +496,41 @@ func TestLogsNoSecrets(t *testing.T) {
 			t.Errorf("log line without status: %s", sc.Text())
 		}
 	}
+}
+
+// readFirstChunk sends req and expects the response headers and the first
+// len(want) body bytes while the upstream is still blocked, i.e. relayed as
+// they arrive rather than buffered. The caller closes the body.
+func readFirstChunk(t *testing.T, req *http.Request, want string) *http.Response {
+	t.Helper()
+	type result struct {
+		resp  *http.Response
+		chunk string
+		err   error
+	}
+	done := make(chan result, 1)
+	go func() {
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			done <- result{err: err}
+			return
+		}
+		buf := make([]byte, len(want))
+		n, err := io.ReadFull(resp.Body, buf)
+		done <- result{resp: resp, chunk: string(buf[:n]), err: err}
+	}()
+	var res result
+	select {
+	case res = <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("first chunk not relayed while the upstream was still writing")
+	}
+	if res.err != nil {
+		t.Fatal(res.err)
+	}
+	t.Cleanup(func() { res.resp.Body.Close() })
+	if res.chunk != want {
+		t.Fatalf("first chunk = %q, want %q", res.chunk, want)
+	}
+	return res.resp
 }

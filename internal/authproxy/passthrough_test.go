@@ -181,36 +181,8 @@ func TestPassthroughStreams(t *testing.T) {
 	defer unblock()
 	proxy := newPassthrough(t, fakeSlowStreamingKeycloak.URL, "/auth", Options{})
 
-	type result struct {
-		resp  *http.Response
-		chunk string
-		err   error
-	}
-	done := make(chan result, 1)
-	go func() {
-		resp, err := http.Get(proxy.URL + "/auth/resources/app.js")
-		if err != nil {
-			done <- result{err: err}
-			return
-		}
-		buf := make([]byte, len("first"))
-		n, err := io.ReadFull(resp.Body, buf)
-		done <- result{resp: resp, chunk: string(buf[:n]), err: err}
-	}()
-	var res result
-	select {
-	case res = <-done:
-	case <-time.After(5 * time.Second):
-		t.Fatal("first chunk not relayed while Keycloak was still writing")
-	}
-	if res.err != nil {
-		t.Fatal(res.err)
-	}
-	resp := res.resp
-	defer resp.Body.Close()
-	if res.chunk != "first" {
-		t.Fatalf("first chunk = %q", res.chunk)
-	}
+	req, _ := http.NewRequest(http.MethodGet, proxy.URL+"/auth/resources/app.js", nil)
+	resp := readFirstChunk(t, req, "first")
 	unblock()
 	if tail, _ := io.ReadAll(resp.Body); string(tail) != "rest" {
 		t.Errorf("rest = %q", tail)
