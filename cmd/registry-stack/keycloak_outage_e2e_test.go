@@ -13,6 +13,7 @@ import (
 // issued keep working, and when Keycloak is back tokens flow again, with no
 // restart of the stack.
 func TestKeycloakOutage(t *testing.T) {
+	t.Parallel() // starts its own Keycloak; overlaps with the no-docker test
 	kc := stacktest.StartOwnKeycloak(t)
 	realm := stacktest.NewRealm(t, kc.Keycloak, "outage")
 	const timeout = 3 * time.Second

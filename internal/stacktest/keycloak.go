@@ -51,9 +51,10 @@ type OwnKeycloak struct {
 	script  string
 }
 
-// StartOwnKeycloak starts a dedicated Keycloak with scripts/keycloak.sh;
-// it is stopped and removed when the test ends.
-func StartOwnKeycloak(t testing.TB) *OwnKeycloak {
+// StartOwnKeycloak starts a dedicated Keycloak with scripts/keycloak.sh
+// (startArgs are passed to its start command, e.g. "--features", ""); it is
+// stopped and removed when the test ends.
+func StartOwnKeycloak(t testing.TB, startArgs ...string) *OwnKeycloak {
 	t.Helper()
 	RequireKeycloak(t) // same gating as every Keycloak test
 	root, err := moduleRoot()
@@ -61,7 +62,7 @@ func StartOwnKeycloak(t testing.TB) *OwnKeycloak {
 		t.Fatal(err)
 	}
 	k := &OwnKeycloak{envFile: filepath.Join(t.TempDir(), "keycloak.env"), script: filepath.Join(root, "scripts", "keycloak.sh")}
-	k.run(t, "start", "--env-file", k.envFile)
+	k.run(t, append([]string{"start", "--env-file", k.envFile}, startArgs...)...)
 	t.Cleanup(func() { k.run(t, "stop", "--env-file", k.envFile) })
 	env := k.env(t)
 	k.Keycloak = Keycloak{URL: env["KEYCLOAK_URL"], AdminUser: env["KEYCLOAK_ADMIN_USER"], AdminPassword: env["KEYCLOAK_ADMIN_PASSWORD"]}

@@ -27,6 +27,18 @@ type Realm struct {
 // (allow-all mapper, so tokens carry the access claim) and a user.
 func NewRealm(t testing.TB, kc Keycloak, prefix string) Realm {
 	t.Helper()
+	return newRealm(t, kc, prefix, true)
+}
+
+// NewRealmWithoutClient creates the realm and user only, for a Keycloak
+// whose docker-v2 protocol is disabled (it refuses such clients).
+func NewRealmWithoutClient(t testing.TB, kc Keycloak, prefix string) Realm {
+	t.Helper()
+	return newRealm(t, kc, prefix, false)
+}
+
+func newRealm(t testing.TB, kc Keycloak, prefix string, withClient bool) Realm {
+	t.Helper()
 	r := Realm{
 		Keycloak: kc,
 		Name:     fmt.Sprintf("%s-%d", prefix, time.Now().UnixNano()%1e9),
@@ -36,10 +48,12 @@ func NewRealm(t testing.TB, kc Keycloak, prefix string) Realm {
 	}
 	r.Admin(t, http.MethodPost, "/admin/realms", map[string]any{"realm": r.Name, "enabled": true}, http.StatusCreated)
 	t.Cleanup(func() { r.Admin(t, http.MethodDelete, "/admin/realms/"+r.Name, nil, http.StatusNoContent) })
-	r.Admin(t, http.MethodPost, "/admin/realms/"+r.Name+"/clients", map[string]any{
-		"clientId": r.Service, "protocol": "docker-v2", "enabled": true,
-		"protocolMappers": []map[string]any{{"name": "allow all", "protocol": "docker-v2", "protocolMapper": "docker-v2-allow-all-mapper"}},
-	}, http.StatusCreated)
+	if withClient {
+		r.Admin(t, http.MethodPost, "/admin/realms/"+r.Name+"/clients", map[string]any{
+			"clientId": r.Service, "protocol": "docker-v2", "enabled": true,
+			"protocolMappers": []map[string]any{{"name": "allow all", "protocol": "docker-v2", "protocolMapper": "docker-v2-allow-all-mapper"}},
+		}, http.StatusCreated)
+	}
 	r.Admin(t, http.MethodPost, "/admin/realms/"+r.Name+"/users", map[string]any{
 		"username": r.User, "enabled": true, "email": r.User + "@example.com", "firstName": "Alice", "lastName": "Example", "emailVerified": true,
 		"credentials": []map[string]any{{"type": "password", "value": r.Password, "temporary": false}},
