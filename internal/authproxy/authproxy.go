@@ -45,6 +45,9 @@ type Options struct {
 	// BasicRealm is the realm text of the Basic challenge; default
 	// "registry-stack".
 	BasicRealm string
+	// PublicURL is the stack's public base URL; the passthrough tells
+	// Keycloak this host and scheme in X-Forwarded-Host/Proto.
+	PublicURL string
 }
 
 const (

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -75,6 +76,9 @@ func transportFailure(err error, timeout time.Duration) failure {
 		return failure{status: http.StatusBadGateway, code: "UNKNOWN", message: "keycloak's TLS certificate is not trusted: check the keycloak.url setting and the system CA certificates"}
 	case errors.As(err, &opErr) && opErr.Op == "dial":
 		return unavailable("cannot connect")
+	// A connection dropped mid-answer is what a restarting Keycloak does.
+	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return unavailable("connection closed before an answer")
 	default:
 		return failure{status: http.StatusBadGateway, code: "UNAVAILABLE", message: "keycloak gave no valid HTTP answer", retryAfter: retryAfterSeconds}
 	}
@@ -180,7 +184,9 @@ func classify(a upstreamAnswer, realm, service, requested string) failure {
 	case a.status == http.StatusTooManyRequests:
 		return failure{status: http.StatusTooManyRequests, code: "TOOMANYREQUESTS", message: "keycloak is rate limiting token requests", retryAfter: retryAfterOr(a.retryAfter)}
 
-	case a.status == http.StatusServiceUnavailable:
+	// 502 and 504 come from a gateway in front of Keycloak that cannot reach
+	// it: the same outage, so the same retryable answer.
+	case a.status == http.StatusServiceUnavailable, a.status == http.StatusBadGateway, a.status == http.StatusGatewayTimeout:
 		return failure{status: http.StatusServiceUnavailable, code: "UNAVAILABLE", message: "keycloak unavailable: it answered " + a.statusText, retryAfter: retryAfterOr(a.retryAfter)}
 
 	case a.status >= 500:

@@ -97,8 +97,22 @@ func TestClassifyRecordedKeycloakAnswers(t *testing.T) {
 			name:       "bad gateway in front of keycloak",
 			answer:     upstreamAnswer{status: 502, statusText: "502 Bad Gateway", retryAfter: "soon"},
 			requested:  "registry",
-			wantStatus: http.StatusBadGateway, wantCode: "UNAVAILABLE", wantRetryAf: retryAfterSeconds,
+			wantStatus: http.StatusServiceUnavailable, wantCode: "UNAVAILABLE", wantRetryAf: retryAfterSeconds,
 			wantInMsg: []string{"502 Bad Gateway"},
+		},
+		{
+			name:       "gateway timeout in front of keycloak",
+			answer:     upstreamAnswer{status: 504, statusText: "504 Gateway Timeout"},
+			requested:  "registry",
+			wantStatus: http.StatusServiceUnavailable, wantCode: "UNAVAILABLE", wantRetryAf: retryAfterSeconds,
+			wantInMsg: []string{"504 Gateway Timeout"},
+		},
+		{
+			name:       "keycloak's own 500",
+			answer:     upstreamAnswer{status: 500, statusText: "500 Internal Server Error"},
+			requested:  "registry",
+			wantStatus: http.StatusBadGateway, wantCode: "UNAVAILABLE", wantRetryAf: retryAfterSeconds,
+			wantInMsg: []string{"500 Internal Server Error"},
 		},
 		{
 			name:       "unexpected 403",

@@ -18,8 +18,9 @@ import (
 // --hostname=https://<public-host>/auth to build its links); with a Keycloak
 // started with --http-relative-path=/auth, use base "http://keycloak:8080/auth"
 // and the path is kept. X-Forwarded-For/Host/Proto are set for Keycloak's
-// --proxy-headers=xforwarded; incoming ones are honoured only with
-// Options.TrustForwardedHeaders. Only the wait for response headers is
+// --proxy-headers=xforwarded: Host and Proto from Options.PublicURL, or from
+// the incoming ones with Options.TrustForwardedHeaders; the client's own
+// Host header is never passed on as the public host. Only the wait for response headers is
 // bounded (Options.Timeout); bodies stream both ways.
 func NewPassthrough(keycloakBase *url.URL, prefix string, o Options) (http.Handler, error) {
 	if keycloakBase == nil {
@@ -41,11 +42,20 @@ func NewPassthrough(keycloakBase *url.URL, prefix string, o Options) (http.Handl
 		transport = o.Client.Transport
 	}
 
+	var public *url.URL
+	if o.PublicURL != "" {
+		u, err := url.Parse(o.PublicURL)
+		if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+			return nil, fmt.Errorf("authproxy: passthrough: public URL %q is not an absolute http(s) URL", o.PublicURL)
+		}
+		public = u
+	}
+
 	p := &passthrough{prefix: prefix}
 	p.proxy = &httputil.ReverseProxy{
 		Transport: transport,
 		Rewrite: func(pr *httputil.ProxyRequest) {
-			rewrite(pr, &base, prefix, o.TrustForwardedHeaders)
+			rewrite(pr, &base, prefix, o.TrustForwardedHeaders, public)
 		},
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
@@ -72,10 +82,39 @@ func (p *passthrough) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
+	// The router does not clean paths (registry names need that), so dot
+	// segments could walk out of Keycloak's path on the upstream host, and
+	// "//" or a trailing slash could dodge the token endpoint's own route.
+	if hasDotSegment(r.URL.Path) || (r.URL.RawPath != "" && hasDotSegment(r.URL.RawPath)) ||
+		strings.Contains(r.URL.Path, "//") || isDockerTokenPath(r.URL.Path) {
+		http.NotFound(w, r)
+		return
+	}
 	p.proxy.ServeHTTP(w, r)
 }
 
-func rewrite(pr *httputil.ProxyRequest, base *url.URL, prefix string, trustForwarded bool) {
+// hasDotSegment reports "." or ".." path segments, also percent-encoded.
+func hasDotSegment(p string) bool {
+	for _, seg := range strings.Split(p, "/") {
+		switch strings.ToLower(strings.ReplaceAll(seg, "%2e", ".")) {
+		case ".", "..":
+			return true
+		}
+		if strings.Contains(strings.ToLower(seg), "%2f") {
+			return true
+		}
+	}
+	return false
+}
+
+// isDockerTokenPath matches Keycloak's docker-v2 token endpoint however it
+// is spelled; tokens go through the token handler only, which owns the
+// challenge, error and CORS behaviour.
+func isDockerTokenPath(p string) bool {
+	return strings.HasSuffix(strings.TrimRight(p, "/"), "/protocol/docker-v2/auth")
+}
+
+func rewrite(pr *httputil.ProxyRequest, base *url.URL, prefix string, trustForwarded bool, public *url.URL) {
 	in, out := pr.In.URL, pr.Out.URL
 	out.Scheme, out.Host = base.Scheme, base.Host
 	out.Path = joinPath(base.Path, strings.TrimPrefix(in.Path, prefix))
@@ -92,12 +131,18 @@ func rewrite(pr *httputil.ProxyRequest, base *url.URL, prefix string, trustForwa
 		}
 	}
 	pr.SetXForwarded()
-	if trustForwarded {
+	switch {
+	case trustForwarded:
 		for _, k := range []string{"X-Forwarded-Host", "X-Forwarded-Proto"} {
 			if v := pr.In.Header.Get(k); v != "" {
 				pr.Out.Header.Set(k, v)
 			}
 		}
+	case public != nil:
+		// The client's Host header must not become the host Keycloak puts
+		// into links and emails: the configured public URL is the truth.
+		pr.Out.Header.Set("X-Forwarded-Host", public.Host)
+		pr.Out.Header.Set("X-Forwarded-Proto", public.Scheme)
 	}
 }
 

@@ -43,7 +43,13 @@ func TestPassthroughPaths(t *testing.T) {
 		{"keycloak with /auth relative path keeps it", "/auth", "/auth", "/auth/realms/demo", "/auth/realms/demo"},
 		{"base path with trailing slash", "/kc/", "/auth", "/auth/admin/", "/kc/admin/"},
 		{"prefix itself", "", "/auth", "/auth", "/"},
-		{"escaped slash kept", "", "/auth", "/auth/realms/a%2Fb", "/realms/a%2Fb"},
+		{"escaped slash refused", "", "/auth", "/auth/realms/a%2Fb", ""},
+		{"dot-dot refused", "/kc", "/auth", "/auth/../secret", ""},
+		{"encoded dot-dot refused", "/kc", "/auth", "/auth/%2e%2e/secret", ""},
+		{"single dot refused", "", "/auth", "/auth/./realms", ""},
+		{"double slash refused", "", "/auth", "//auth//realms/demo", ""},
+		{"token endpoint with trailing slash refused", "", "/auth", "/auth/realms/demo/protocol/docker-v2/auth/", ""},
+		{"token endpoint refused", "", "/auth", "/auth/realms/demo/protocol/docker-v2/auth", ""},
 		{"no prefix forwards all", "", "", "/realms/demo", "/realms/demo"},
 		{"lookalike outside prefix", "", "/auth", "/authx/realms", ""},
 		{"root outside prefix", "", "/auth", "/", ""},
@@ -84,16 +90,18 @@ func TestPassthroughHeaders(t *testing.T) {
 	tests := []struct {
 		name      string
 		trust     bool
+		public    string
 		wantHost  func(proxyHost string) string
 		wantProto string
 		wantFor   string
 	}{
-		{"untrusted client headers replaced", false, func(h string) string { return h }, "http", "127.0.0.1"},
-		{"trusted proxy headers kept", true, func(string) string { return "registry.example.com" }, "https", "203.0.113.7, 127.0.0.1"},
+		{"untrusted client headers replaced", false, "", func(h string) string { return h }, "http", "127.0.0.1"},
+		{"public URL wins over the client's Host", false, "https://registry.internal:8443", func(string) string { return "registry.internal:8443" }, "https", "127.0.0.1"},
+		{"trusted proxy headers kept", true, "", func(string) string { return "registry.example.com" }, "https", "203.0.113.7, 127.0.0.1"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			proxy := newPassthrough(t, fakeRecordingKeycloak.URL, "/auth", Options{TrustForwardedHeaders: tt.trust})
+			proxy := newPassthrough(t, fakeRecordingKeycloak.URL, "/auth", Options{TrustForwardedHeaders: tt.trust, PublicURL: tt.public})
 			client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 			req, _ := http.NewRequest(http.MethodPost, proxy.URL+"/auth/realms/demo/login-actions/authenticate", strings.NewReader("username=alice"))
 			req.Header.Set("Cookie", "AUTH_SESSION_ID=abc")

@@ -296,6 +296,11 @@ func (c *Config) validateKeycloak() error {
 			return &Error{Key: "keycloak.issuer", Msg: err.Error()}
 		}
 	}
+	// Keycloak builds login links and emails from the host it is told; the
+	// passthrough must tell it the configured one, never a client's Host.
+	if k.ProxyAll && c.PublicURL == "" {
+		return &Error{Key: "keycloak.proxy_all", Msg: fmt.Sprintf("needs public_url (config file, %s or --public-url): Keycloak's pages link to it", EnvName("public_url"))}
+	}
 	if !strings.HasPrefix(k.TokenPath, "/") {
 		return &Error{Key: "keycloak.token_path", Msg: fmt.Sprintf("%q must start with /", k.TokenPath)}
 	}

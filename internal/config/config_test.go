@@ -56,6 +56,7 @@ func TestErrorsNameTheKey(t *testing.T) {
 		{"keycloak needs realm", "auth: keycloak\nkeycloak:\n  url: http://kc\n  service: s\n", nil, "keycloak.realm: required"},
 		{"keycloak bad url", "auth: keycloak\nkeycloak:\n  url: kc:8080\n  realm: r\n  service: s\n", nil, "keycloak.url:"},
 		{"keycloak on all interfaces needs public url", "auth: keycloak\nlisten: ':5000'\nkeycloak:\n  url: http://kc\n  realm: r\n  service: s\n", nil, "public_url: required when auth is keycloak"},
+		{"proxy_all needs public url", "auth: keycloak\nkeycloak:\n  url: http://kc\n  realm: r\n  service: s\n  proxy_all: true\n", nil, "keycloak.proxy_all: needs public_url"},
 		{"wildcard origin", "auth: keycloak\nkeycloak:\n  url: http://kc\n  realm: r\n  service: s\n  cors_origins: ['*']\n", nil, "keycloak.cors_origins"},
 		{"unknown env", "", []string{"REGISTRY_STACK_LISTN=x"}, "REGISTRY_STACK_LISTN: unknown setting"},
 		{"bad env bool", "", []string{"REGISTRY_STACK_UI_ENABLED=yes please"}, "REGISTRY_STACK_UI_ENABLED: ui.enabled"},

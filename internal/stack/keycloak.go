@@ -85,6 +85,7 @@ func (s *Stack) wireKeycloak(ctx context.Context, cfg *config.Config, o Options,
 		TrustForwardedHeaders: kc.TrustForwardedHeaders,
 		Timeout:               kc.Timeout.D(),
 		Logger:                log,
+		PublicURL:             cfg.PublicURL,
 	}
 	token, err := authproxy.New(proxyOpts)
 	if err != nil {
