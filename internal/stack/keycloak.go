@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"time"
 
 	"github.com/registry-stack/registry-stack/internal/authproxy"
 	"github.com/registry-stack/registry-stack/internal/config"
@@ -46,13 +45,7 @@ func (s *Stack) wireKeycloak(ctx context.Context, cfg *config.Config, o Options,
 		RefreshInterval: kc.KeyRefresh.D(),
 		Logger:          log.With("component", "keycloak"),
 	})
-	runCtx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		keys.Run(runCtx)
-	}()
-	s.stop = append(s.stop, func() { cancel(); <-done })
+	s.runUntilClose(ctx, keys.Run)
 	routes.Ready = append(routes.Ready, server.Check{Name: "keycloak-keys", Func: func(context.Context) error {
 		if keys.Ready() {
 			return nil
@@ -63,15 +56,27 @@ func (s *Stack) wireKeycloak(ctx context.Context, cfg *config.Config, o Options,
 		return errors.New("signing keys not loaded yet")
 	}})
 
-	issuers := issuersFor(ctx, cfg, client, realm, log)
 	tokenURL := o.PublicURL + cfg.TokenPath()
+	verify := tokenauth.Options{Realm: tokenURL, Service: kc.Service, Keys: keys}
+	issuerLog := kc.Issuer
+	if kc.Issuer != "" {
+		verify.Issuers = []string{kc.Issuer}
+	} else {
+		// Keycloak builds "iss" from the URL it was reached at (unless its
+		// hostname is pinned): ask it, over the URL the token endpoint uses.
+		issuer := keycloak.NewIssuer(client, realm, kc.KeyRefresh.D(), log.With("component", "keycloak"))
+		s.runUntilClose(ctx, issuer.Run)
+		routes.Ready = append(routes.Ready, server.Check{Name: "keycloak-issuer", Func: func(context.Context) error {
+			if err := issuer.Ready(); err != nil {
+				return fmt.Errorf("issuer of realm %q not discovered from %s (set keycloak.issuer to pin it): %w", kc.Realm, realm.DiscoveryURL(), err)
+			}
+			return nil
+		}})
+		verify.IssuerSource = issuer
+		issuerLog = "discovered from " + realm.DiscoveryURL()
+	}
 	reg.AccessController = tokenauth.Name
-	reg.AccessControllerParams = map[string]any{tokenauth.OptionsKey: tokenauth.Options{
-		Realm:   tokenURL,
-		Service: kc.Service,
-		Issuers: issuers,
-		Keys:    keys,
-	}}
+	reg.AccessControllerParams = map[string]any{tokenauth.OptionsKey: verify}
 
 	upstream, err := url.Parse(realm.DockerAuthURL())
 	if err != nil {
@@ -101,30 +106,18 @@ func (s *Stack) wireKeycloak(ctx context.Context, cfg *config.Config, o Options,
 		routes.AuthPassthrough = pass
 	}
 	log.Info("keycloak mode", "keycloak_url", kc.URL, "realm", kc.Realm, "service", kc.Service,
-		"token_endpoint", tokenURL, "issuers", issuers)
+		"token_endpoint", tokenURL, "issuer", issuerLog)
 	return nil
 }
 
-// issuersFor returns the accepted token issuers: the configured one, or the
-// one Keycloak announces in its discovery document over the same URL the
-// token endpoint uses (Keycloak builds "iss" from the URL it was reached
-// at). If Keycloak cannot be asked at startup the realm URL is assumed,
-// which is what Keycloak announces unless its hostname is pinned.
-func issuersFor(ctx context.Context, cfg *config.Config, client *http.Client, realm keycloak.Realm, log *slog.Logger) []string {
-	if cfg.Keycloak.Issuer != "" {
-		return []string{cfg.Keycloak.Issuer}
-	}
-	assumed := realm.IssuerURL()
-	dctx, cancel := context.WithTimeout(ctx, min(cfg.Keycloak.Timeout.D(), 5*time.Second))
-	defer cancel()
-	discovered, err := keycloak.DiscoverIssuer(dctx, client, realm)
-	if err != nil {
-		log.Warn("keycloak issuer discovery failed; assuming the realm URL (set keycloak.issuer to pin it)",
-			"issuer", assumed, "err", err)
-		return []string{assumed}
-	}
-	if discovered == assumed {
-		return []string{discovered}
-	}
-	return []string{discovered, assumed}
+// runUntilClose runs f in the background until ctx is cancelled or the
+// stack is closed, and Close waits for it to return.
+func (s *Stack) runUntilClose(ctx context.Context, f func(context.Context)) {
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		f(runCtx)
+	}()
+	s.stop = append(s.stop, func() { cancel(); <-done })
 }

@@ -58,6 +58,9 @@ func TestNotReadyWithoutSigningKeys(t *testing.T) {
 	if msg := body.Checks["keycloak-keys"]; !strings.Contains(msg, dead) {
 		t.Errorf("keycloak-keys check = %q, want it to name the URL it cannot reach (%s)", msg, dead)
 	}
+	if msg := body.Checks["keycloak-issuer"]; !strings.Contains(msg, dead) || !strings.Contains(msg, "keycloak.issuer") {
+		t.Errorf("keycloak-issuer check = %q, want it to name %s and the keycloak.issuer setting", msg, dead)
+	}
 	if body.Checks["storage"] != "ok" {
 		t.Errorf("storage check = %q, want ok", body.Checks["storage"])
 	}

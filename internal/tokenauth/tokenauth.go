@@ -50,6 +50,11 @@ type KeySource interface {
 	Key(ctx context.Context, kid string) (crypto.PublicKey, bool)
 }
 
+// IssuerSource returns the currently accepted issuers.
+type IssuerSource interface {
+	Issuers() []string
+}
+
 // Options configures the access controller.
 type Options struct {
 	// Realm is the token endpoint URL announced in challenges.
@@ -57,6 +62,9 @@ type Options struct {
 	Service string
 	// Issuers are the accepted "iss" values.
 	Issuers []string
+	// IssuerSource, when set, adds the issuers it currently knows (e.g.
+	// one discovered from Keycloak after start-up) to Issuers.
+	IssuerSource IssuerSource
 	// Audiences are the accepted "aud" values; empty means [Service].
 	Audiences []string
 	Keys      KeySource
@@ -78,6 +86,7 @@ type controller struct {
 	realm      string
 	service    string
 	issuers    []string
+	issuerSrc  IssuerSource
 	audiences  []string
 	keys       KeySource
 	algorithms []jose.SignatureAlgorithm
@@ -95,7 +104,7 @@ func New(o Options) (auth.AccessController, error) {
 	if o.Service == "" {
 		return nil, errors.New("tokenauth: service must be set")
 	}
-	if len(o.Issuers) == 0 || slices.Contains(o.Issuers, "") {
+	if (len(o.Issuers) == 0 && o.IssuerSource == nil) || slices.Contains(o.Issuers, "") {
 		return nil, fmt.Errorf("tokenauth: issuers %q: need at least one, none empty", o.Issuers)
 	}
 	if o.Keys == nil {
@@ -123,11 +132,22 @@ func New(o Options) (auth.AccessController, error) {
 		realm:      o.Realm,
 		service:    o.Service,
 		issuers:    slices.Clone(o.Issuers),
+		issuerSrc:  o.IssuerSource,
 		audiences:  slices.Clone(audiences),
 		keys:       o.Keys,
 		algorithms: algs,
 		now:        time.Now,
 	}, nil
+}
+
+func (c *controller) trustedIssuer(iss string) bool {
+	if iss == "" {
+		return false
+	}
+	if slices.Contains(c.issuers, iss) {
+		return true
+	}
+	return c.issuerSrc != nil && slices.Contains(c.issuerSrc.Issuers(), iss)
 }
 
 // newFromParams is the auth.InitFunc: it takes the Options value from the
@@ -202,7 +222,7 @@ func (c *controller) verify(ctx context.Context, raw string) (*token.ClaimSet, e
 	if err := tok.Claims(key, &claims); err != nil {
 		return nil, fmt.Errorf("%w: signature does not verify with key %q: %v", token.ErrInvalidToken, truncate(kid, 64), err)
 	}
-	if !slices.Contains(c.issuers, claims.Issuer) {
+	if !c.trustedIssuer(claims.Issuer) {
 		return nil, fmt.Errorf("%w: untrusted issuer %q", token.ErrInvalidToken, claims.Issuer)
 	}
 	if !slices.ContainsFunc(c.audiences, func(a string) bool { return slices.Contains(claims.Audience, a) }) {

@@ -15,6 +15,7 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -611,5 +612,51 @@ func TestRegisteredWithDistribution(t *testing.T) {
 		if _, err := auth.GetAccessController(Name, params); err == nil {
 			t.Errorf("GetAccessController accepted parameters %#v", params)
 		}
+	}
+}
+
+// mutableIssuers is an IssuerSource whose answer the test changes, like an
+// issuer discovered from Keycloak after start-up.
+type mutableIssuers struct {
+	mu   sync.Mutex
+	list []string
+}
+
+func (m *mutableIssuers) Issuers() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.list
+}
+
+func (m *mutableIssuers) set(l ...string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.list = l
+}
+
+func TestIssuerSource(t *testing.T) {
+	keys := generateKeys(t)
+	src := &mutableIssuers{}
+	c := newTestController(t, Options{Realm: testRealm, Service: testService, IssuerSource: src, Keys: keys.source()})
+	tok := sign(t, jose.RS256, keys.rsa, "rsa", claims(access{repo("foo/bar", "pull")}))
+	try := func() error {
+		req := httptest.NewRequest(http.MethodGet, "/v2/foo/bar/tags/list", nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		_, err := c.Authorized(req, pushPull("foo/bar")[:1]...)
+		return err
+	}
+	if err := try(); !errors.Is(err, token.ErrInvalidToken) {
+		t.Fatalf("before the issuer is known: err = %v, want ErrInvalidToken", err)
+	}
+	src.set(otherIssuer)
+	if err := try(); !errors.Is(err, token.ErrInvalidToken) {
+		t.Fatalf("with only another issuer known: err = %v, want ErrInvalidToken", err)
+	}
+	src.set(otherIssuer, testIssuer)
+	if err := try(); err != nil {
+		t.Fatalf("once the issuer is known: %v", err)
+	}
+	if _, err := New(Options{Realm: testRealm, Service: testService, Keys: keys.source()}); err == nil {
+		t.Error("New without Issuers or IssuerSource: no error")
 	}
 }
