@@ -108,3 +108,24 @@ test('without storage the credentials live in memory only', async () => {
   s.signOut();
   assert.equal(s.signedIn, false);
 });
+
+test('a token request in flight across sign-out and sign-in never fills the new session', async () => {
+  // The first token request is held until the test releases it.
+  let release;
+  const held = new Promise((r) => { release = r; });
+  let n = 0;
+  const fetch = fakeFetch(async (url) => {
+    if (url.searchParams.get('scope') && n++ === 0) await held;
+    return response(200, { token: `tok-${n}`, expires_in: 300 });
+  });
+  const s = new Session({ fetch, storage: new MemoryStorage(), tokenPath: TOKEN_PATH, service: 'registry' });
+  await s.signIn('alice', 'secret');
+  const stale = s.token('repository:a:pull'); // alice's request, held
+  s.signOut();
+  await s.signIn('bob', 'other');
+  release();
+  assert.equal(await stale, null, "the old session's request yields no token");
+  const fresh = await s.token('repository:a:pull');
+  assert.notEqual(fresh, 'tok-1', "bob does not get alice's token from the cache");
+  assert.equal(fetch.calls.filter((c) => c.query.get('scope')).length, 2, 'bob asked for his own token');
+});

@@ -31,6 +31,7 @@ export class Session {
   #memory = null; // credentials when storage is unavailable
   #tokens = new Map(); // scope -> {token, expiresAt}
   #pending = new Map(); // scope -> Promise<string>
+  #generation = 0; // bumped by sign-in and sign-out
 
   constructor({ fetch, storage = null, tokenPath, service = '', now = () => Date.now() }) {
     this.#fetch = fetch;
@@ -79,11 +80,14 @@ export class Session {
   async signIn(user, password) {
     const auth = basicAuth(user, password);
     await this.#request(auth, '', this.#service, user);
+    this.#generation++;
     this.#tokens.clear();
+    this.#pending.clear();
     this.#save({ user, auth });
   }
 
   signOut() {
+    this.#generation++;
     this.#tokens.clear();
     this.#pending.clear();
     this.#memory = null;
@@ -107,12 +111,18 @@ export class Session {
     const cached = this.#tokens.get(key);
     if (cached && cached.expiresAt > this.#now()) return cached.token;
     if (this.#pending.has(key)) return this.#pending.get(key);
+    // A request started for one user must not fill the cache of the next:
+    // sign-in and sign-out move to a new generation.
+    const generation = this.#generation;
     const p = this.#request(creds.auth, scope, service, '')
       .then(({ token, expiresIn }) => {
+        if (generation !== this.#generation) return null;
         this.#tokens.set(key, { token, expiresAt: expiry(this.#now(), expiresIn) });
         return token;
       })
-      .finally(() => this.#pending.delete(key));
+      .finally(() => {
+        if (this.#pending.get(key) === p) this.#pending.delete(key);
+      });
     this.#pending.set(key, p);
     return p;
   }
