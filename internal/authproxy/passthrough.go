@@ -2,12 +2,17 @@ package authproxy
 
 import (
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
 	"strings"
+	"time"
 )
+
+// minBodyIdle is the least time a passthrough body may go without a read.
+const minBodyIdle = 30 * time.Second
 
 // NewPassthrough returns a reverse proxy of everything under prefix (e.g.
 // "/auth") to Keycloak at keycloakBase, for single-origin setups where login
@@ -20,8 +25,9 @@ import (
 // and the path is kept. X-Forwarded-For/Host/Proto are set for Keycloak's
 // --proxy-headers=xforwarded: Host and Proto from Options.PublicURL, or from
 // the incoming ones with Options.TrustForwardedHeaders; the client's own
-// Host header is never passed on as the public host. Only the wait for response headers is
-// bounded (Options.Timeout); bodies stream both ways.
+// Host header is never passed on as the public host. The wait for response headers is
+// bounded by Options.Timeout, a stalled response body by the larger of that
+// and 30s without data; bodies stream both ways.
 func NewPassthrough(keycloakBase *url.URL, prefix string, o Options) (http.Handler, error) {
 	if keycloakBase == nil {
 		return nil, fmt.Errorf("authproxy: passthrough: Keycloak URL is required")
@@ -56,6 +62,13 @@ func NewPassthrough(keycloakBase *url.URL, prefix string, o Options) (http.Handl
 		Transport: transport,
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			rewrite(pr, &base, prefix, o.TrustForwardedHeaders, public)
+		},
+		// A Keycloak that sends headers and then stalls must not hold the
+		// connections forever; idle counts time between reads, generously,
+		// since writing to a slow client also pauses reading.
+		ModifyResponse: func(resp *http.Response) error {
+			resp.Body = newIdleBody(resp.Body, max(o.Timeout, minBodyIdle))
+			return nil
 		},
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
@@ -153,4 +166,27 @@ func joinPath(base, rest string) string {
 		return "/"
 	}
 	return p
+}
+
+// idleBody closes the upstream body when no read completes for d, which
+// makes a stalled copy fail instead of hanging.
+type idleBody struct {
+	rc    io.ReadCloser
+	d     time.Duration
+	timer *time.Timer
+}
+
+func newIdleBody(rc io.ReadCloser, d time.Duration) *idleBody {
+	return &idleBody{rc: rc, d: d, timer: time.AfterFunc(d, func() { _ = rc.Close() })}
+}
+
+func (b *idleBody) Read(p []byte) (int, error) {
+	n, err := b.rc.Read(p)
+	b.timer.Reset(b.d)
+	return n, err
+}
+
+func (b *idleBody) Close() error {
+	b.timer.Stop()
+	return b.rc.Close()
 }

@@ -210,3 +210,25 @@ func TestNewPassthroughRejectsBadInput(t *testing.T) {
 		})
 	}
 }
+
+func TestIdleBodyClosesAStalledUpstream(t *testing.T) {
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	b := newIdleBody(pr, 20*time.Millisecond)
+	go func() { _, _ = pw.Write([]byte("first")) }()
+	buf := make([]byte, 5)
+	if n, err := io.ReadFull(b, buf); err != nil || string(buf[:n]) != "first" {
+		t.Fatalf("first read = %q, %v", buf[:n], err)
+	}
+	// Nothing more arrives: the read must end with an error, not hang.
+	done := make(chan error, 1)
+	go func() { _, err := b.Read(buf); done <- err }()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Fatal("read from a stalled body returned no error")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("read from a stalled body hung")
+	}
+}
