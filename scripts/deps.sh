@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs what the tests need on a fresh Debian machine: Chromium and skopeo
-# (apt), Go modules, staticcheck. Safe to run again: it skips what is there.
+# Installs what the tests need on a fresh Debian machine: Chromium, skopeo,
+# Maven (which brings a Java runtime for Keycloak), Node.js, curl
+# (apt), then Go modules and staticcheck. Safe to run again: it skips what is there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -8,6 +9,7 @@ need=()
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v skopeo >/dev/null 2>&1 || need+=(skopeo)
 command -v unzip >/dev/null 2>&1 || need+=(unzip)
+command -v curl >/dev/null 2>&1 || need+=(curl ca-certificates)
 command -v mvn >/dev/null 2>&1 || need+=(maven)
 command -v node >/dev/null 2>&1 || need+=(nodejs)
 if ((${#need[@]})); then
