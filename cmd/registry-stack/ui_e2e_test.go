@@ -534,13 +534,14 @@ func TestUIKeycloak(t *testing.T) {
 	})
 
 	t.Run("keycloak unreachable", func(t *testing.T) {
+		// A second stack reaches the same real Keycloak through a relay;
+		// cutting the relay is a real outage for that stack only.
+		relay := stacktest.NewRelay(t, strings.TrimPrefix(realm.Keycloak.URL, "http://"))
+		cut := stacktest.Start(t, nil, "--auth", "keycloak", "--keycloak-url", relay.URL,
+			"--keycloak-realm", realm.Name, "--keycloak-service", realm.Service)
+		relay.Cut()
 		other := tab.NewTab(t)
-		stop := other.Intercept(t, []string{"*" + realm.TokenPath() + "*"}, stacktest.Reply{
-			Status: 503, Headers: map[string]string{"Retry-After": "5"},
-			Body: `{"errors":[{"code":"UNAVAILABLE","message":"keycloak unreachable: connection refused"}]}`,
-		})
-		defer stop()
-		other.Do(t, "open", chromedp.Navigate(st.URL+"/"))
+		other.Do(t, "open", chromedp.Navigate(cut.URL+"/"))
 		signIn(t, other, realm.User, realm.Password)
 		other.WaitTrue(t, "outage message", `!document.getElementById('signin-error').hidden`)
 		msg := stacktest.Eval[string](t, other, `document.getElementById('signin-error').textContent`)
