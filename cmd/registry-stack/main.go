@@ -38,6 +38,7 @@ Usage:
   registry-stack serve [flags]          run the registry, token endpoint and UI
   registry-stack check-config [flags]   validate and print the effective config
   registry-stack bootstrap [flags]      prepare a Keycloak realm and docker-v2 client
+  registry-stack garbage-collect [flags] free the storage of unreferenced blobs (server stopped)
   registry-stack probe [flags]          exit 0 when the local server is ready (for HEALTHCHECK)
   registry-stack version                print the version
 
@@ -61,6 +62,8 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		return runServe(ctx, args[1:], environ, stdout, stderr)
 	case "check-config":
 		return runCheckConfig(args[1:], environ, stdout, stderr)
+	case "garbage-collect":
+		return runGarbageCollect(ctx, args[1:], environ, stdout, stderr)
 	case "probe":
 		return runProbe(ctx, args[1:], environ, stderr)
 	case "bootstrap":
@@ -224,6 +227,13 @@ func runServe(ctx context.Context, args, environ []string, stdout, stderr io.Wri
 	}
 	logging.BridgeLogrus(logrus.StandardLogger(), log)
 
+	// Shared with other servers, exclusive to garbage-collect.
+	unlock, err := registry.LockDataDir(cfg.DataDir, false)
+	if err != nil {
+		fmt.Fprintf(stderr, "registry-stack: %v\n", err)
+		return exitFailure
+	}
+	defer unlock()
 	ln, err := stack.Listen(ctx, cfg)
 	if err != nil {
 		fmt.Fprintf(stderr, "registry-stack: %v\n", err)

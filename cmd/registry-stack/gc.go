@@ -1,0 +1,50 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+
+	"github.com/registry-stack/registry-stack/internal/config"
+	"github.com/registry-stack/registry-stack/internal/registry"
+)
+
+// runGarbageCollect frees the storage of blobs no manifest references any
+// more (deleting a tag or manifest only unlinks them).
+func runGarbageCollect(ctx context.Context, args, environ []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("garbage-collect", flag.ContinueOnError)
+	file, keys := configFlags(fs)
+	dryRun := fs.Bool("dry-run", false, "report what would be removed, remove nothing")
+	untagged := fs.Bool("delete-untagged", false, "also remove manifests no tag points at")
+	verbose := fs.Bool("verbose", false, "print each marked and removed manifest and blob")
+	if code, ok := parseFlags(fs, args, stderr); !ok {
+		return code
+	}
+	cfg, err := loadConfig(fs, file, keys, environ)
+	if err != nil {
+		fmt.Fprintf(stderr, "registry-stack: invalid config: %v\n", err)
+		return exitUsage
+	}
+	res, err := registry.GarbageCollect(ctx, cfg, registry.GCOptions{DryRun: *dryRun, RemoveUntagged: *untagged, Verbose: *verbose})
+	if err != nil {
+		var ce *config.Error
+		if errors.As(err, &ce) {
+			fmt.Fprintf(stderr, "registry-stack: invalid config: %v\n", err)
+			return exitUsage
+		}
+		fmt.Fprintf(stderr, "registry-stack garbage-collect: %v\n", err)
+		return exitFailure
+	}
+	fmt.Fprintf(stdout, "blobs before: %d (%s)\n", res.BlobsBefore, mib(res.BytesBefore))
+	if *dryRun {
+		fmt.Fprintln(stdout, "dry run: nothing removed (--verbose lists what would be)")
+		return exitOK
+	}
+	fmt.Fprintf(stdout, "blobs after:  %d (%s)\n", res.BlobsAfter, mib(res.BytesAfter))
+	fmt.Fprintf(stdout, "removed %d blobs, %s\n", res.BlobsBefore-res.BlobsAfter, mib(res.BytesBefore-res.BytesAfter))
+	return exitOK
+}
+
+func mib(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
