@@ -145,7 +145,7 @@ const testGap = 10 * time.Second
 func newTestKeySet(t *testing.T, f *fakeJWKSServer, clock *fakeClock) *KeySet {
 	t.Helper()
 	return NewKeySet(KeySetOptions{
-		Client:        &http.Client{Timeout: 300 * time.Millisecond},
+		Client:        &http.Client{Timeout: 2 * time.Second}, // hangs end here; far above loopback latency under load
 		Realm:         f.realm(t),
 		MinRefreshGap: testGap,
 		Now:           clock.Now,
