@@ -22,10 +22,11 @@ scripts/conformance.sh build
 
 start_stack() { # start_stack LOG ARGS...: starts the stack on a random port, waits for /readyz, sets STACK_URL
   local log=$1 addr=""; shift
+  : >"$log" # exists before the background job opens it, for the polling below
   "$work/registry-stack" serve --listen 127.0.0.1:0 --data-dir "$(mktemp -d "$work/data-XXXX")" --log-format json "$@" >"$log" 2>&1 &
   pids+=($!)
   for _ in $(seq 1 300); do
-    addr=$(sed -nE 's/.*"msg":"registry-stack listening".*"addr":"([^"]+)".*/\1/p' "$log" | head -1)
+    addr=$(sed -nE 's/.*"msg":"registry-stack listening".*"addr":"([^"]+)".*/\1/p' "$log" | head -1) || addr=""
     if [ -n "$addr" ] && curl -fsS -o /dev/null "http://$addr/readyz" 2>/dev/null; then
       STACK_URL="http://$addr"
       return 0
