@@ -2,12 +2,10 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 
-	"github.com/registry-stack/registry-stack/internal/config"
 	"github.com/registry-stack/registry-stack/internal/registry"
 )
 
@@ -29,13 +27,7 @@ func runGarbageCollect(ctx context.Context, args, environ []string, stdout, stde
 	}
 	res, err := registry.GarbageCollect(ctx, cfg, registry.GCOptions{DryRun: *dryRun, RemoveUntagged: *untagged, Verbose: *verbose})
 	if err != nil {
-		var ce *config.Error
-		if errors.As(err, &ce) {
-			fmt.Fprintf(stderr, "registry-stack: invalid config: %v\n", err)
-			return exitUsage
-		}
-		fmt.Fprintf(stderr, "registry-stack garbage-collect: %v\n", err)
-		return exitFailure
+		return reportError(stderr, "registry-stack garbage-collect", err)
 	}
 	fmt.Fprintf(stdout, "blobs before: %d (%s)\n", res.BlobsBefore, mib(res.BytesBefore))
 	if *dryRun {

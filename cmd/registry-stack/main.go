@@ -80,6 +80,18 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 	}
 }
 
+// reportError prints err on one line and returns the exit code: 2 for a
+// configuration error the user must fix, 1 for anything else.
+func reportError(stderr io.Writer, prefix string, err error) int {
+	var ce *config.Error
+	if errors.As(err, &ce) {
+		fmt.Fprintf(stderr, "registry-stack: invalid config: %v\n", err)
+		return exitUsage
+	}
+	fmt.Fprintf(stderr, "%s: %v\n", prefix, err)
+	return exitFailure
+}
+
 func versionString() string {
 	if version != "" {
 		return version
@@ -243,13 +255,7 @@ func runServe(ctx context.Context, args, environ []string, stdout, stderr io.Wri
 	public := stack.PublicURL(cfg, ln)
 	st, err := stack.New(ctx, cfg, stack.Options{Logger: log, PublicURL: public, Version: versionString()})
 	if err != nil {
-		var ce *config.Error
-		if errors.As(err, &ce) {
-			fmt.Fprintf(stderr, "registry-stack: invalid config: %v\n", err)
-			return exitUsage
-		}
-		fmt.Fprintf(stderr, "registry-stack: %v\n", err)
-		return exitFailure
+		return reportError(stderr, "registry-stack", err)
 	}
 	defer st.Close()
 	log.Info("registry-stack listening", "addr", ln.Addr().String(), "public_url", public, "auth", cfg.Auth, "version", versionString())

@@ -94,19 +94,5 @@ func (i *Issuer) Refresh(ctx context.Context) error {
 // Run refreshes until ctx is done: with backoff from one second until the
 // first success, then every interval.
 func (i *Issuer) Run(ctx context.Context) {
-	retry := min(firstRetryDelay, i.interval)
-	for {
-		wait := i.interval
-		if err := i.Refresh(ctx); err != nil && i.Ready() != nil {
-			wait = retry
-			retry = min(retry*2, i.interval)
-		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return
-		case <-t.C:
-		}
-	}
+	runRefreshing(ctx, i.interval, func(ctx context.Context) { _ = i.Refresh(ctx) }, func() bool { return i.Ready() == nil })
 }

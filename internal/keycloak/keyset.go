@@ -160,15 +160,19 @@ func (ks *KeySet) Refresh(ctx context.Context) error {
 // the first load succeeds it retries sooner, with exponential backoff, so a
 // registry started alongside a booting Keycloak becomes ready quickly.
 func (ks *KeySet) Run(ctx context.Context) {
-	retry := min(firstRetryDelay, ks.interval)
-	if !ks.Ready() {
-		_ = ks.Refresh(ctx)
-	}
+	runRefreshing(ctx, ks.interval, func(ctx context.Context) { _ = ks.Refresh(ctx) }, ks.Ready)
+}
+
+// runRefreshing calls refresh now and then every interval until ctx is done;
+// while ready reports false it retries with backoff from one second instead.
+func runRefreshing(ctx context.Context, interval time.Duration, refresh func(context.Context), ready func() bool) {
+	retry := min(firstRetryDelay, interval)
 	for {
-		wait := ks.interval
-		if !ks.Ready() {
+		refresh(ctx)
+		wait := interval
+		if !ready() {
 			wait = retry
-			retry = min(retry*2, ks.interval)
+			retry = min(retry*2, interval)
 		}
 		t := time.NewTimer(wait)
 		select {
@@ -177,7 +181,6 @@ func (ks *KeySet) Run(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		_ = ks.Refresh(ctx)
 	}
 }
 
