@@ -13,17 +13,12 @@ import (
 // more (deleting a tag or manifest only unlinks them).
 func runGarbageCollect(ctx context.Context, args, environ []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("garbage-collect", flag.ContinueOnError)
-	file, keys := configFlags(fs)
 	dryRun := fs.Bool("dry-run", false, "report what would be removed, remove nothing")
 	untagged := fs.Bool("delete-untagged", false, "also remove manifests no tag points at")
 	verbose := fs.Bool("verbose", false, "print each marked and removed manifest and blob")
-	if code, ok := parseFlags(fs, args, stderr); !ok {
+	cfg, code, ok := parseConfig(fs, args, environ, stderr)
+	if !ok {
 		return code
-	}
-	cfg, err := loadConfig(fs, file, keys, environ)
-	if err != nil {
-		fmt.Fprintf(stderr, "registry-stack: invalid config: %v\n", err)
-		return exitUsage
 	}
 	res, err := registry.GarbageCollect(ctx, cfg, registry.GCOptions{DryRun: *dryRun, RemoveUntagged: *untagged, Verbose: *verbose})
 	if err != nil {

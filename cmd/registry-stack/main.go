@@ -179,6 +179,21 @@ func flagNameFor(key string) string {
 	return string(b)
 }
 
+// parseConfig registers the config flags on fs, parses args and loads the
+// configuration; when that fails it has said why and returns the exit code.
+func parseConfig(fs *flag.FlagSet, args, environ []string, stderr io.Writer) (*config.Config, int, bool) {
+	file, keys := configFlags(fs)
+	if code, ok := parseFlags(fs, args, stderr); !ok {
+		return nil, code, false
+	}
+	cfg, err := loadConfig(fs, file, keys, environ)
+	if err != nil {
+		fmt.Fprintf(stderr, "registry-stack: invalid config: %v\n", err)
+		return nil, exitUsage, false
+	}
+	return cfg, 0, true
+}
+
 func parseFlags(fs *flag.FlagSet, args []string, stderr io.Writer) (int, bool) {
 	fs.SetOutput(stderr)
 	if err := fs.Parse(args); err != nil {
@@ -196,14 +211,9 @@ func parseFlags(fs *flag.FlagSet, args []string, stderr io.Writer) (int, bool) {
 
 func runCheckConfig(args, environ []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("check-config", flag.ContinueOnError)
-	file, keys := configFlags(fs)
-	if code, ok := parseFlags(fs, args, stderr); !ok {
+	cfg, code, ok := parseConfig(fs, args, environ, stderr)
+	if !ok {
 		return code
-	}
-	cfg, err := loadConfig(fs, file, keys, environ)
-	if err != nil {
-		fmt.Fprintf(stderr, "registry-stack: invalid config: %v\n", err)
-		return exitUsage
 	}
 	// The passed-through sections are only understood by distribution's
 	// own config types: check them the way serve will.
@@ -223,14 +233,9 @@ func runCheckConfig(args, environ []string, stdout, stderr io.Writer) int {
 
 func runServe(ctx context.Context, args, environ []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	file, keys := configFlags(fs)
-	if code, ok := parseFlags(fs, args, stderr); !ok {
+	cfg, code, ok := parseConfig(fs, args, environ, stderr)
+	if !ok {
 		return code
-	}
-	cfg, err := loadConfig(fs, file, keys, environ)
-	if err != nil {
-		fmt.Fprintf(stderr, "registry-stack: invalid config: %v\n", err)
-		return exitUsage
 	}
 	log, err := logging.New(stderr, cfg.Log.Format, cfg.Log.Level)
 	if err != nil {

@@ -16,14 +16,9 @@ import (
 // shell or curl for a HEALTHCHECK.
 func runProbe(ctx context.Context, args, environ []string, stderr io.Writer) int {
 	fs := flag.NewFlagSet("probe", flag.ContinueOnError)
-	file, keys := configFlags(fs)
-	if code, ok := parseFlags(fs, args, stderr); !ok {
+	cfg, code, ok := parseConfig(fs, args, environ, stderr)
+	if !ok {
 		return code
-	}
-	cfg, err := loadConfig(fs, file, keys, environ)
-	if err != nil {
-		fmt.Fprintf(stderr, "registry-stack: invalid config: %v\n", err)
-		return exitUsage
 	}
 	host, port, _ := net.SplitHostPort(cfg.Listen)
 	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
