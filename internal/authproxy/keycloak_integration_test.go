@@ -11,10 +11,11 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/registry-stack/registry-stack/internal/stacktest"
 )
 
 // keycloakAdmin creates and removes a scratch realm through Keycloak's admin
@@ -26,13 +27,8 @@ type keycloakAdmin struct {
 
 func realKeycloak(t *testing.T) *keycloakAdmin {
 	t.Helper()
-	base, user, pass := os.Getenv("KEYCLOAK_URL"), os.Getenv("KEYCLOAK_ADMIN_USER"), os.Getenv("KEYCLOAK_ADMIN_PASSWORD")
-	if base == "" || user == "" || pass == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("KEYCLOAK_URL, KEYCLOAK_ADMIN_USER and KEYCLOAK_ADMIN_PASSWORD must be set in CI")
-		}
-		t.Skip("KEYCLOAK_URL, KEYCLOAK_ADMIN_USER, KEYCLOAK_ADMIN_PASSWORD not set")
-	}
+	kc := stacktest.RequireKeycloak(t)
+	base, user, pass := kc.URL, kc.AdminUser, kc.AdminPassword
 	return &keycloakAdmin{base: strings.TrimRight(base, "/"), user: user, password: pass, client: &http.Client{Timeout: 30 * time.Second}}
 }
 

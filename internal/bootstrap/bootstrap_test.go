@@ -11,39 +11,22 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/Nerzal/gocloak/v13"
+
+	"github.com/registry-stack/registry-stack/internal/stacktest"
 )
 
 // keycloakEnv returns the admin connection of the Keycloak the test run was
 // given (scripts/keycloak.sh start --env-file writes these variables).
 func keycloakEnv(t *testing.T) Options {
 	t.Helper()
-	u := os.Getenv("KEYCLOAK_URL")
-	if u == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("KEYCLOAK_URL is unset; CI must provide a Keycloak (scripts/keycloak.sh start --env-file FILE)")
-		}
-		t.Skip("KEYCLOAK_URL is unset; start one with scripts/keycloak.sh start --env-file FILE and source FILE")
-	}
-	o := Options{
-		KeycloakURL:   u,
-		AdminUser:     os.Getenv("KEYCLOAK_ADMIN_USER"),
-		AdminPassword: os.Getenv("KEYCLOAK_ADMIN_PASSWORD"),
-		Timeout:       20 * time.Second,
-	}
-	if o.AdminUser == "" {
-		o.AdminUser = "admin"
-	}
-	if o.AdminPassword == "" {
-		o.AdminPassword = "admin"
-	}
-	return o
+	kc := stacktest.RequireKeycloak(t)
+	return Options{KeycloakURL: kc.URL, AdminUser: kc.AdminUser, AdminPassword: kc.AdminPassword, Timeout: 20 * time.Second}
 }
 
 // scratchRealm names a realm unique to this run and deletes it afterwards.

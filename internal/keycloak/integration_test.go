@@ -12,7 +12,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -20,23 +19,16 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
+
+	"github.com/registry-stack/registry-stack/internal/stacktest"
 )
 
-// keycloakEnv returns the Keycloak to run integration tests against, skipping
-// the test when none is configured (and failing it in CI).
+// keycloakEnv returns the Keycloak to run integration tests against
+// (skipped without one, failed under CI=true).
 func keycloakEnv(t *testing.T) (baseURL, adminUser, adminPassword string) {
 	t.Helper()
-	baseURL = os.Getenv("KEYCLOAK_URL")
-	adminUser = os.Getenv("KEYCLOAK_ADMIN_USER")
-	adminPassword = os.Getenv("KEYCLOAK_ADMIN_PASSWORD")
-	if baseURL == "" || adminUser == "" || adminPassword == "" {
-		msg := "KEYCLOAK_URL, KEYCLOAK_ADMIN_USER and KEYCLOAK_ADMIN_PASSWORD must be set for Keycloak integration tests"
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
-	return baseURL, adminUser, adminPassword
+	kc := stacktest.RequireKeycloak(t)
+	return kc.URL, kc.AdminUser, kc.AdminPassword
 }
 
 // keycloakAdmin drives the admin REST API to set up a scratch realm.
