@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/registry-stack/registry-stack/internal/shorten"
 	"io"
 	"net"
 	"net/http"
@@ -136,7 +137,7 @@ func classify(a upstreamAnswer, realm, service, requested string) failure {
 		if kc.Description == "" {
 			s = kc.Error
 		}
-		said = " (Keycloak said: " + truncate(s, 200) + ")"
+		said = " (Keycloak said: " + shorten.Text(s, 200) + ")"
 	}
 	misconfigured := func(msg string) failure {
 		return failure{status: http.StatusBadGateway, code: "UNKNOWN", message: msg}
@@ -205,7 +206,7 @@ func requiredAction(location string) string {
 		return ""
 	}
 	if a := u.Query().Get("execution"); a != "" {
-		return truncate(a, 64)
+		return shorten.Text(a, 64)
 	}
 	return "unknown"
 }
@@ -220,11 +221,4 @@ func retryAfterOr(v string) string {
 		return v
 	}
 	return retryAfterSeconds
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
 }

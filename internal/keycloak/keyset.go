@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/registry-stack/registry-stack/internal/shorten"
 	"log/slog"
 	"maps"
 	"net/http"
@@ -139,7 +140,7 @@ func (ks *KeySet) Key(ctx context.Context, kid string) (crypto.PublicKey, bool) 
 		return nil, false
 	}
 	ks.lastUnknown = ks.now()
-	ks.log.InfoContext(ctx, "unknown token signing key id, refreshing key set", "kid", truncate(kid, 64))
+	ks.log.InfoContext(ctx, "unknown token signing key id, refreshing key set", "kid", shorten.Text(kid, 64))
 	// The fetch outlives a cancelled request so that one impatient client
 	// neither records a bogus error nor burns the rate limit for others;
 	// the HTTP client timeout still bounds it.
@@ -284,11 +285,4 @@ func usableSigningKey(jwk jose.JSONWebKey) (crypto.PublicKey, string) {
 	default:
 		return nil, fmt.Sprintf("unsupported key type %T", jwk.Key)
 	}
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "..."
 }

@@ -14,6 +14,7 @@ import (
 	"crypto"
 	"errors"
 	"fmt"
+	"github.com/registry-stack/registry-stack/internal/shorten"
 	"net/http"
 	"net/url"
 	"slices"
@@ -214,13 +215,13 @@ func (c *controller) verify(ctx context.Context, raw string) (*token.ClaimSet, e
 	}
 	key, ok := c.keys.Key(ctx, kid)
 	if !ok {
-		return nil, fmt.Errorf("%w: signed by untrusted key with ID %q", token.ErrInvalidToken, truncate(kid, 64))
+		return nil, fmt.Errorf("%w: signed by untrusted key with ID %q", token.ErrInvalidToken, shorten.Text(kid, 64))
 	}
 	var claims token.ClaimSet
 	// Claims verifies the signature, including that the algorithm fits
 	// the key type.
 	if err := tok.Claims(key, &claims); err != nil {
-		return nil, fmt.Errorf("%w: signature does not verify with key %q: %v", token.ErrInvalidToken, truncate(kid, 64), err)
+		return nil, fmt.Errorf("%w: signature does not verify with key %q: %v", token.ErrInvalidToken, shorten.Text(kid, 64), err)
 	}
 	if !c.trustedIssuer(claims.Issuer) {
 		return nil, fmt.Errorf("%w: untrusted issuer %q", token.ErrInvalidToken, claims.Issuer)
@@ -238,11 +239,4 @@ func (c *controller) verify(ctx context.Context, raw string) (*token.ClaimSet, e
 		return nil, fmt.Errorf("%w: not valid before %s", token.ErrInvalidToken, time.Unix(claims.NotBefore, 0).UTC().Format(time.RFC3339))
 	}
 	return &claims, nil
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "..."
 }
