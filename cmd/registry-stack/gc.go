@@ -22,7 +22,7 @@ func runGarbageCollect(ctx context.Context, args, environ []string, stdout, stde
 	}
 	res, err := registry.GarbageCollect(ctx, cfg, registry.GCOptions{DryRun: *dryRun, RemoveUntagged: *untagged, Verbose: *verbose})
 	if err != nil {
-		return reportError(stderr, "registry-stack garbage-collect", err)
+		return fail(stderr, "registry-stack garbage-collect", err)
 	}
 	fmt.Fprintf(stdout, "blobs before: %d (%s)\n", res.BlobsBefore, mib(res.BytesBefore))
 	if *dryRun {

@@ -80,15 +80,21 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 	}
 }
 
-// reportError prints err on one line and returns the exit code: 2 for a
-// configuration error the user must fix, 1 for anything else.
-func reportError(stderr io.Writer, prefix string, err error) int {
+// fail prints err on one line and returns the exit code: 2 for what the
+// user must fix (a setting, the listen address), 1 for anything else. cmd
+// names the command in the message.
+func fail(stderr io.Writer, cmd string, err error) int {
 	var ce *config.Error
-	if errors.As(err, &ce) {
+	var le *server.ListenError
+	switch {
+	case errors.As(err, &ce):
 		fmt.Fprintf(stderr, "registry-stack: invalid config: %v\n", err)
 		return exitUsage
+	case errors.As(err, &le):
+		fmt.Fprintf(stderr, "%s: %v (set listen, %s or --listen)\n", cmd, err, config.EnvName("listen"))
+		return exitUsage
 	}
-	fmt.Fprintf(stderr, "%s: %v\n", prefix, err)
+	fmt.Fprintf(stderr, "%s: %v\n", cmd, err)
 	return exitFailure
 }
 
@@ -106,90 +112,42 @@ func versionString() string {
 	return "dev"
 }
 
-// configFlags are the flags shared by serve and check-config; each one, when
-// given, overrides the file and the environment.
-func configFlags(fs *flag.FlagSet) (file *string, keys map[string]*string) {
-	file = fs.String("config", "", "YAML config `file`")
-	keys = map[string]*string{}
-	for _, f := range []struct{ flag, key, help string }{
-		{"listen", "listen", "listen `address` host:port (default " + config.DefaultListen + ")"},
-		{"data-dir", "data_dir", "`directory` for registry data"},
-		{"public-url", "public_url", "externally visible base `URL`"},
-		{"auth", "auth", "authentication `mode`: none or keycloak"},
-		{"keycloak-url", "keycloak.url", "Keycloak base `URL` (include /auth for old Keycloak)"},
-		{"keycloak-realm", "keycloak.realm", "Keycloak realm `name`"},
-		{"keycloak-service", "keycloak.service", "docker-v2 client id, the token `service`"},
-		{"log-format", "log.format", "log `format`: text or json"},
-		{"log-level", "log.level", "log `level`: debug, info, warn, error"},
-	} {
-		keys[f.key] = fs.String(f.flag, "", f.help)
-		fs.Lookup(f.flag).Usage = f.help + " [" + config.EnvName(f.key) + "]"
-	}
-	return file, keys
-}
-
-// loadConfig applies defaults, file, environment and flags, in that order.
-func loadConfig(fs *flag.FlagSet, file *string, keys map[string]*string, environ []string) (*config.Config, error) {
-	cfg := config.Default()
-	if *file != "" {
-		if err := cfg.LoadFile(*file); err != nil {
-			return nil, err
-		}
-	}
-	if err := cfg.LoadEnv(environ); err != nil {
-		return nil, err
-	}
-	var err error
-	fs.Visit(func(f *flag.Flag) {
-		if p, ok := flagKey(keys, f.Name); ok && err == nil {
-			err = cfg.Set(p, f.Value.String(), "flag --"+f.Name)
-		}
-	})
-	if err != nil {
-		return nil, err
-	}
-	if err := cfg.Validate(); err != nil {
-		return nil, err
-	}
-	return &cfg, nil
-}
-
-func flagKey(keys map[string]*string, flagName string) (string, bool) {
-	for k := range keys {
-		if flagNameFor(k) == flagName {
-			return k, true
-		}
-	}
-	return "", false
-}
-
-func flagNameFor(key string) string {
-	switch key {
-	case "data_dir":
-		return "data-dir"
-	case "public_url":
-		return "public-url"
-	}
-	b := []byte(key)
-	for i, c := range b {
-		if c == '.' || c == '_' {
-			b[i] = '-'
-		}
-	}
-	return string(b)
+// configFlags are the flags shared by every command that reads the
+// configuration; each one, when given, overrides the file and the
+// environment.
+var configFlags = [...]struct{ flag, key, help string }{
+	{"listen", "listen", "listen `address` host:port (default " + config.DefaultListen + ")"},
+	{"data-dir", "data_dir", "`directory` for registry data"},
+	{"public-url", "public_url", "externally visible base `URL`"},
+	{"auth", "auth", "authentication `mode`: none or keycloak"},
+	{"keycloak-url", "keycloak.url", "Keycloak base `URL` (include /auth for old Keycloak)"},
+	{"keycloak-realm", "keycloak.realm", "Keycloak realm `name`"},
+	{"keycloak-service", "keycloak.service", "docker-v2 client id, the token `service`"},
+	{"log-format", "log.format", "log `format`: text or json"},
+	{"log-level", "log.level", "log `level`: debug, info, warn, error"},
 }
 
 // parseConfig registers the config flags on fs, parses args and loads the
 // configuration; when that fails it has said why and returns the exit code.
 func parseConfig(fs *flag.FlagSet, args, environ []string, stderr io.Writer) (*config.Config, int, bool) {
-	file, keys := configFlags(fs)
+	file := fs.String("config", "", "YAML config `file`")
+	keyOf := make(map[string]string, len(configFlags))
+	for _, f := range configFlags {
+		fs.String(f.flag, "", f.help+" ["+config.EnvName(f.key)+"]")
+		keyOf[f.flag] = f.key
+	}
 	if code, ok := parseFlags(fs, args, stderr); !ok {
 		return nil, code, false
 	}
-	cfg, err := loadConfig(fs, file, keys, environ)
+	var given []config.Flag
+	fs.Visit(func(f *flag.Flag) {
+		if key, ok := keyOf[f.Name]; ok {
+			given = append(given, config.Flag{Name: f.Name, Key: key, Value: f.Value.String()})
+		}
+	})
+	cfg, err := config.Load(*file, environ, given)
 	if err != nil {
-		fmt.Fprintf(stderr, "registry-stack: invalid config: %v\n", err)
-		return nil, exitUsage, false
+		return nil, fail(stderr, "registry-stack "+fs.Name(), err), false
 	}
 	return cfg, 0, true
 }
@@ -218,8 +176,7 @@ func runCheckConfig(args, environ []string, stdout, stderr io.Writer) int {
 	// The passed-through sections are only understood by distribution's
 	// own config types: check them the way serve will.
 	if _, err := registry.DistributionConfig(cfg, registry.Options{}); err != nil {
-		fmt.Fprintf(stderr, "registry-stack: invalid config: %v\n", err)
-		return exitUsage
+		return fail(stderr, "registry-stack check-config", err)
 	}
 	out, err := cfg.Redacted()
 	if err != nil {
@@ -232,6 +189,7 @@ func runCheckConfig(args, environ []string, stdout, stderr io.Writer) int {
 }
 
 func runServe(ctx context.Context, args, environ []string, stdout, stderr io.Writer) int {
+	const cmd = "registry-stack"
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	cfg, code, ok := parseConfig(fs, args, environ, stderr)
 	if !ok {
@@ -239,28 +197,25 @@ func runServe(ctx context.Context, args, environ []string, stdout, stderr io.Wri
 	}
 	log, err := logging.New(stderr, cfg.Log.Format, cfg.Log.Level)
 	if err != nil {
-		fmt.Fprintf(stderr, "registry-stack: invalid config: %v\n", err)
-		return exitUsage
+		return fail(stderr, cmd, &config.Error{Key: "log", Msg: err.Error()})
 	}
 	logging.BridgeLogrus(logrus.StandardLogger(), log)
 
 	// Shared with other servers, exclusive to garbage-collect.
 	unlock, err := registry.LockDataDir(cfg.DataDir, false)
 	if err != nil {
-		fmt.Fprintf(stderr, "registry-stack: %v\n", err)
-		return exitFailure
+		return fail(stderr, cmd, err)
 	}
 	defer unlock()
-	ln, err := stack.Listen(ctx, cfg)
+	ln, err := server.Listen(ctx, cfg.Listen)
 	if err != nil {
-		fmt.Fprintf(stderr, "registry-stack: %v\n", err)
-		return exitUsage
+		return fail(stderr, cmd, err)
 	}
 	defer ln.Close()
-	public := stack.PublicURL(cfg, ln)
+	public := server.PublicURL(cfg.PublicURL, cfg.TLS.Cert != "", ln)
 	st, err := stack.New(ctx, cfg, stack.Options{Logger: log, PublicURL: public, Version: versionString()})
 	if err != nil {
-		return reportError(stderr, "registry-stack", err)
+		return fail(stderr, cmd, err)
 	}
 	defer st.Close()
 	log.Info("registry-stack listening", "addr", ln.Addr().String(), "public_url", public, "auth", cfg.Auth, "version", versionString())

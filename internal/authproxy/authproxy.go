@@ -16,6 +16,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/registry-stack/registry-stack/internal/httpurl"
 )
 
 // Options configures the token endpoint and the optional passthrough.
@@ -23,8 +25,8 @@ type Options struct {
 	// UpstreamURL is Keycloak's docker-v2 auth URL,
 	// <keycloak-url>/realms/{realm}/protocol/docker-v2/auth.
 	UpstreamURL *url.URL
-	// Realm is the Keycloak realm name, used in error messages.
-	Realm string
+	// KeycloakRealm is the Keycloak realm name, used in error messages.
+	KeycloakRealm string
 	// Service is the configured keycloak.service (the docker-v2 client ID),
 	// used to tell a misconfiguration from a client asking for another service.
 	Service string
@@ -47,7 +49,7 @@ type Options struct {
 	BasicRealm string
 	// PublicURL is the stack's public base URL; the passthrough tells
 	// Keycloak this host and scheme in X-Forwarded-Host/Proto.
-	PublicURL string
+	PublicURL *url.URL
 }
 
 const (
@@ -86,10 +88,7 @@ type tokenHandler struct {
 // New returns the token endpoint handler, to be mounted at the token path
 // that the registry's Bearer challenge names as realm.
 func New(o Options) (http.Handler, error) {
-	if o.UpstreamURL == nil {
-		return nil, errors.New("authproxy: upstream URL is required")
-	}
-	if err := checkBaseURL(o.UpstreamURL); err != nil {
+	if err := httpurl.Check(o.UpstreamURL); err != nil {
 		return nil, fmt.Errorf("authproxy: upstream URL: %w", err)
 	}
 	o = o.withDefaults()
@@ -100,7 +99,7 @@ func New(o Options) (http.Handler, error) {
 	u := *o.UpstreamURL
 	return &tokenHandler{
 		upstream:   &u,
-		realm:      o.Realm,
+		realm:      o.KeycloakRealm,
 		service:    o.Service,
 		basicRealm: o.BasicRealm,
 		timeout:    o.Timeout,
@@ -108,19 +107,6 @@ func New(o Options) (http.Handler, error) {
 		log:        o.Logger.With("component", "authproxy"),
 		cors:       cors,
 	}, nil
-}
-
-func checkBaseURL(u *url.URL) error {
-	if u.Scheme != "http" && u.Scheme != "https" {
-		return fmt.Errorf("%q: scheme must be http or https", u.Redacted())
-	}
-	if u.Host == "" {
-		return fmt.Errorf("%q: host is missing", u.Redacted())
-	}
-	if u.RawQuery != "" || u.Fragment != "" {
-		return fmt.Errorf("%q: must not have a query or fragment", u.Redacted())
-	}
-	return nil
 }
 
 // newTransport has a timeout on every phase up to the response headers; the

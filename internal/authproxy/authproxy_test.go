@@ -40,8 +40,8 @@ func mustURL(t *testing.T, s string) *url.URL {
 func newProxy(t *testing.T, upstream string, o Options) *httptest.Server {
 	t.Helper()
 	o.UpstreamURL = mustURL(t, upstream+"/realms/demo/protocol/docker-v2/auth")
-	if o.Realm == "" {
-		o.Realm = "demo"
+	if o.KeycloakRealm == "" {
+		o.KeycloakRealm = "demo"
 	}
 	if o.Service == "" {
 		o.Service = "registry"

@@ -3,8 +3,9 @@ package authproxy
 import (
 	"fmt"
 	"net/http"
-	"net/url"
 	"strings"
+
+	"github.com/registry-stack/registry-stack/internal/httpurl"
 )
 
 // preflightMaxAge lets browsers cache a preflight for ten minutes.
@@ -20,34 +21,13 @@ type corsPolicy struct {
 func newCORSPolicy(origins []string, trustForwarded bool) (*corsPolicy, error) {
 	p := &corsPolicy{allowed: make(map[string]bool, len(origins)), trustForwarded: trustForwarded}
 	for _, o := range origins {
-		n, err := normaliseOrigin(o)
+		n, err := httpurl.ParseOrigin(o)
 		if err != nil {
 			return nil, fmt.Errorf("allowed origin %q: %w", o, err)
 		}
 		p.allowed[n] = true
 	}
 	return p, nil
-}
-
-// normaliseOrigin lower-cases scheme and host and drops a default port, so
-// configured and browser-sent origins compare equal.
-func normaliseOrigin(s string) (string, error) {
-	u, err := url.Parse(strings.TrimSpace(s))
-	if err != nil {
-		return "", err
-	}
-	scheme := strings.ToLower(u.Scheme)
-	if scheme != "http" && scheme != "https" {
-		return "", fmt.Errorf("want scheme http or https")
-	}
-	if u.Host == "" || u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || strings.Contains(u.Host, "*") {
-		return "", fmt.Errorf("want scheme://host[:port] only")
-	}
-	host := strings.ToLower(u.Host)
-	if port := u.Port(); (scheme == "https" && port == "443") || (scheme == "http" && port == "80") {
-		host = strings.TrimSuffix(host, ":"+port)
-	}
-	return scheme + "://" + host, nil
 }
 
 // ownOrigin is the origin the request was sent to, as the browser saw it.
@@ -64,7 +44,7 @@ func (p *corsPolicy) ownOrigin(r *http.Request) string {
 			host = v
 		}
 	}
-	n, err := normaliseOrigin(scheme + "://" + host)
+	n, err := httpurl.ParseOrigin(scheme + "://" + host)
 	if err != nil {
 		return ""
 	}
@@ -82,7 +62,7 @@ func (p *corsPolicy) allowedOrigin(r *http.Request) (string, bool) {
 	if origin == "" {
 		return "", false
 	}
-	n, err := normaliseOrigin(origin)
+	n, err := httpurl.ParseOrigin(origin)
 	if err != nil {
 		return "", false
 	}

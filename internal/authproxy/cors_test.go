@@ -89,7 +89,7 @@ func TestCORS(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			h, err := New(Options{
 				UpstreamURL:           mustURL(t, fakeCountingKeycloak.URL+"/realms/demo/protocol/docker-v2/auth"),
-				Realm:                 "demo",
+				KeycloakRealm:         "demo",
 				Service:               "registry",
 				AllowedOrigins:        []string{"https://ui.example.com", "HTTPS://Other.Example.com:443"},
 				TrustForwardedHeaders: tt.trust,

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/registry-stack/registry-stack/internal/shorten"
 	"io"
 	"net"
 	"net/http"
@@ -15,6 +14,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/registry-stack/registry-stack/internal/shorten"
 )
 
 // maxErrorBody caps how much of a Keycloak error answer is read to classify

@@ -9,6 +9,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/registry-stack/registry-stack/internal/httpurl"
 )
 
 // minBodyIdle is the least time a passthrough body may go without a read.
@@ -29,10 +31,7 @@ const minBodyIdle = 30 * time.Second
 // bounded by Options.Timeout, a stalled response body by the larger of that
 // and 30s without data; bodies stream both ways.
 func NewPassthrough(keycloakBase *url.URL, prefix string, o Options) (http.Handler, error) {
-	if keycloakBase == nil {
-		return nil, fmt.Errorf("authproxy: passthrough: Keycloak URL is required")
-	}
-	if err := checkBaseURL(keycloakBase); err != nil {
+	if err := httpurl.Check(keycloakBase); err != nil {
 		return nil, fmt.Errorf("authproxy: passthrough: Keycloak URL: %w", err)
 	}
 	prefix = strings.TrimRight(prefix, "/")
@@ -48,14 +47,7 @@ func NewPassthrough(keycloakBase *url.URL, prefix string, o Options) (http.Handl
 		transport = o.Client.Transport
 	}
 
-	var public *url.URL
-	if o.PublicURL != "" {
-		u, err := url.Parse(o.PublicURL)
-		if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
-			return nil, fmt.Errorf("authproxy: passthrough: public URL %q is not an absolute http(s) URL", o.PublicURL)
-		}
-		public = u
-	}
+	public := o.PublicURL
 
 	p := &passthrough{prefix: prefix}
 	p.proxy = &httputil.ReverseProxy{

@@ -101,7 +101,11 @@ func TestPassthroughHeaders(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			proxy := newPassthrough(t, fakeRecordingKeycloak.URL, "/auth", Options{TrustForwardedHeaders: tt.trust, PublicURL: tt.public})
+			o := Options{TrustForwardedHeaders: tt.trust}
+			if tt.public != "" {
+				o.PublicURL = mustURL(t, tt.public)
+			}
+			proxy := newPassthrough(t, fakeRecordingKeycloak.URL, "/auth", o)
 			client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 			req, _ := http.NewRequest(http.MethodPost, proxy.URL+"/auth/realms/demo/login-actions/authenticate", strings.NewReader("username=alice"))
 			req.Header.Set("Cookie", "AUTH_SESSION_ID=abc")

@@ -8,13 +8,16 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/url"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/registry-stack/registry-stack/internal/httpurl"
+	"github.com/registry-stack/registry-stack/internal/keycloak"
 )
 
 // Auth modes.
@@ -157,6 +160,38 @@ func (e *Error) Error() string {
 	}
 }
 
+// Flag is one setting given on the command line.
+type Flag struct {
+	Name  string // the flag, without dashes, for messages
+	Key   string // the dotted setting it sets
+	Value string
+}
+
+// Load builds the effective configuration: defaults, then the YAML file
+// (when file is not empty), then REGISTRY_STACK_* variables from environ
+// (os.Environ form), then flags; the result is validated. Every error is an
+// *Error naming the key and where its value came from.
+func Load(file string, environ []string, flags []Flag) (*Config, error) {
+	cfg := Default()
+	if file != "" {
+		if err := cfg.LoadFile(file); err != nil {
+			return nil, err
+		}
+	}
+	if err := cfg.LoadEnv(environ); err != nil {
+		return nil, err
+	}
+	for _, f := range flags {
+		if err := cfg.Set(f.Key, f.Value, "flag --"+f.Name); err != nil {
+			return nil, err
+		}
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return &cfg, nil
+}
+
 // LoadFile merges the YAML file at path into c. Unknown keys are errors.
 func (c *Config) LoadFile(path string) error {
 	data, err := os.ReadFile(path)
@@ -226,10 +261,11 @@ func (c *Config) Validate() error {
 		return &Error{Key: "auth", Msg: fmt.Sprintf("%q is not one of none, keycloak", c.Auth)}
 	}
 	if c.PublicURL != "" {
-		if err := checkHTTPURL(c.PublicURL); err != nil {
+		u, err := httpurl.ParseBase(c.PublicURL)
+		if err != nil {
 			return &Error{Key: "public_url", Msg: err.Error()}
 		}
-		c.PublicURL = strings.TrimRight(c.PublicURL, "/")
+		c.PublicURL = u.String()
 	}
 	if c.DataDir == "" {
 		return &Error{Key: "data_dir", Msg: "must not be empty"}
@@ -256,8 +292,8 @@ func (c *Config) Validate() error {
 		return &Error{Key: "ui.theme", Msg: fmt.Sprintf("%q is not one of auto, light, dark", c.UI.Theme)}
 	}
 	for k := range c.Distribution {
-		if !passthroughKeys[k] {
-			return &Error{Key: "distribution." + k, Msg: "unknown section (allowed: " + strings.Join(PassthroughSections(), ", ") + ")"}
+		if !slices.Contains(passthroughSections, k) {
+			return &Error{Key: "distribution." + k, Msg: "unknown section (allowed: " + strings.Join(passthroughSections, ", ") + ")"}
 		}
 	}
 	if c.Auth == AuthKeycloak {
@@ -278,7 +314,12 @@ func (c *Config) validateKeycloak() error {
 			return &Error{Key: r.key, Msg: fmt.Sprintf("required when auth is keycloak (set it in the config file, %s or %s)", EnvName(r.key), r.flag)}
 		}
 	}
-	if err := checkHTTPURL(k.URL); err != nil {
+	realm, err := keycloak.ParseRealm(k.URL, k.Realm)
+	if err != nil {
+		var re *keycloak.RealmError
+		if errors.As(err, &re) {
+			return &Error{Key: "keycloak." + re.Setting, Msg: re.Err.Error()}
+		}
 		return &Error{Key: "keycloak.url", Msg: err.Error()}
 	}
 	// Docker clients are sent to public_url for their tokens; guessed from
@@ -290,9 +331,9 @@ func (c *Config) validateKeycloak() error {
 			return &Error{Key: "public_url", Msg: fmt.Sprintf("required when auth is keycloak and listen is %q (all interfaces): set the URL clients use, e.g. https://registry.example.com (config file, %s or --public-url)", c.Listen, EnvName("public_url"))}
 		}
 	}
-	k.URL = strings.TrimRight(k.URL, "/")
+	k.URL = realm.BaseURL.String()
 	if k.Issuer != "" {
-		if err := checkHTTPURL(k.Issuer); err != nil {
+		if _, err := httpurl.ParseBase(k.Issuer); err != nil {
 			return &Error{Key: "keycloak.issuer", Msg: err.Error()}
 		}
 	}
@@ -310,12 +351,15 @@ func (c *Config) validateKeycloak() error {
 	if k.KeyRefresh <= 0 {
 		return &Error{Key: "keycloak.key_refresh", Msg: "must be positive"}
 	}
+	origins := make([]string, 0, len(k.CORSOrigins))
 	for _, o := range k.CORSOrigins {
-		u, err := url.Parse(o)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
-			return &Error{Key: "keycloak.cors_origins", Msg: fmt.Sprintf("%q is not an origin like https://ui.example.com (no wildcards, no path)", o)}
+		origin, err := httpurl.ParseOrigin(o)
+		if err != nil {
+			return &Error{Key: "keycloak.cors_origins", Msg: err.Error()}
 		}
+		origins = append(origins, origin)
 	}
+	k.CORSOrigins = origins
 	return nil
 }
 
@@ -324,26 +368,9 @@ func (c *Config) TokenPath() string {
 	return strings.ReplaceAll(c.Keycloak.TokenPath, "{realm}", c.Keycloak.Realm)
 }
 
-func checkHTTPURL(raw string) error {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return fmt.Errorf("%q is not a URL: %v", raw, err)
-	}
-	if u.Scheme != "http" && u.Scheme != "https" {
-		return fmt.Errorf("%q must start with http:// or https://", raw)
-	}
-	if u.Host == "" {
-		return fmt.Errorf("%q has no host", raw)
-	}
-	return nil
-}
-
-var passthroughKeys = map[string]bool{
-	"storage": true, "middleware": true, "notifications": true, "redis": true,
-	"validation": true, "proxy": true, "catalog": true, "tags": true,
-}
+// passthroughSections are the distribution sections accepted unchanged,
+// sorted; every other distribution section is refused by name.
+var passthroughSections = []string{"catalog", "middleware", "notifications", "proxy", "redis", "storage", "tags", "validation"}
 
 // PassthroughSections lists the distribution sections accepted unchanged.
-func PassthroughSections() []string {
-	return []string{"catalog", "middleware", "notifications", "proxy", "redis", "storage", "tags", "validation"}
-}
+func PassthroughSections() []string { return slices.Clone(passthroughSections) }

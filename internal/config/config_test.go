@@ -12,7 +12,7 @@ func TestLayering(t *testing.T) {
 	if err := c.LoadYAML("test.yaml", []byte("listen: 0.0.0.0:6000\nlog:\n  format: json\nkeycloak:\n  cors_origins: [https://a.example]\n")); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.LoadEnv([]string{"REGISTRY_STACK_LISTEN=127.0.0.1:7000", "REGISTRY_STACK_KEYCLOAK_TIMEOUT=3s", "REGISTRY_STACK_CACHE=/tmp/ignored", "PATH=/bin"}); err != nil {
+	if err := c.LoadEnv([]string{"REGISTRY_STACK_LISTEN=127.0.0.1:7000", "REGISTRY_STACK_KEYCLOAK_TIMEOUT=3s", "PATH=/bin"}); err != nil {
 		t.Fatal(err)
 	}
 	if err := c.Set("data_dir", "/srv/data", "flag --data-dir"); err != nil {

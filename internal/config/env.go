@@ -14,10 +14,6 @@ import (
 // EnvPrefix starts every environment variable that overrides a setting.
 const EnvPrefix = "REGISTRY_STACK_"
 
-// reservedEnv are REGISTRY_STACK_* variables read by the project's scripts,
-// not by the binary; they must not be mistaken for typos.
-var reservedEnv = map[string]bool{"REGISTRY_STACK_CACHE": true}
-
 // EnvName returns the environment variable for a dotted key, e.g.
 // keycloak.url -> REGISTRY_STACK_KEYCLOAK_URL.
 func EnvName(key string) string {
@@ -118,7 +114,7 @@ func (c *Config) LoadEnv(environ []string) error {
 	}
 	for _, kv := range environ {
 		name, value, _ := strings.Cut(kv, "=")
-		if !strings.HasPrefix(name, EnvPrefix) || reservedEnv[name] {
+		if !strings.HasPrefix(name, EnvPrefix) {
 			continue
 		}
 		key, ok := byEnv[name]

@@ -3,6 +3,7 @@ package keycloak
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -68,6 +69,18 @@ func (i *Issuer) Ready() error {
 		return nil
 	}
 	return i.lastErr
+}
+
+// Name names the issuer's readiness check.
+func (i *Issuer) Name() string { return "keycloak-issuer" }
+
+// Check is the readiness check: nil once an issuer is known, else why not,
+// naming the realm, the discovery URL and the setting that pins the issuer.
+func (i *Issuer) Check(context.Context) error {
+	if err := i.Ready(); err != nil {
+		return fmt.Errorf("issuer of realm %q not discovered from %s (set keycloak.issuer to pin it): %w", i.realm.Name, i.realm.DiscoveryURL(), err)
+	}
+	return nil
 }
 
 // Refresh asks Keycloak now. On failure the known issuer is kept.

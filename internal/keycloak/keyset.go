@@ -8,13 +8,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/registry-stack/registry-stack/internal/shorten"
 	"log/slog"
 	"maps"
 	"net/http"
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/registry-stack/registry-stack/internal/shorten"
 
 	"github.com/go-jose/go-jose/v4"
 )
@@ -50,12 +51,13 @@ type KeySetOptions struct {
 // KeySet is the live set of a realm's token signing keys. It is safe for
 // concurrent use.
 type KeySet struct {
-	client   *http.Client
-	certsURL string
-	interval time.Duration
-	minGap   time.Duration
-	log      *slog.Logger
-	now      func() time.Time
+	client    *http.Client
+	realmName string
+	certsURL  string
+	interval  time.Duration
+	minGap    time.Duration
+	log       *slog.Logger
+	now       func() time.Time
 
 	// fetching is a one-slot semaphore: at most one JWKS request is in
 	// flight, and waiters can give up when their context ends.
@@ -74,14 +76,15 @@ type KeySet struct {
 // NewKeySet returns an empty KeySet; call Refresh or Run to load it.
 func NewKeySet(opts KeySetOptions) *KeySet {
 	ks := &KeySet{
-		client:   opts.Client,
-		certsURL: opts.Realm.CertsURL(),
-		interval: opts.RefreshInterval,
-		minGap:   opts.MinRefreshGap,
-		log:      opts.Logger,
-		now:      opts.Now,
-		fetching: make(chan struct{}, 1),
-		lastErr:  errors.New("keycloak key set: not loaded yet"),
+		client:    opts.Client,
+		realmName: opts.Realm.Name,
+		certsURL:  opts.Realm.CertsURL(),
+		interval:  opts.RefreshInterval,
+		minGap:    opts.MinRefreshGap,
+		log:       opts.Logger,
+		now:       opts.Now,
+		fetching:  make(chan struct{}, 1),
+		lastErr:   errors.New("keycloak key set: not loaded yet"),
 	}
 	if ks.client == nil {
 		ks.client = &http.Client{Timeout: defaultHTTPTimeout}
@@ -115,6 +118,21 @@ func (ks *KeySet) LastError() error {
 	ks.mu.RLock()
 	defer ks.mu.RUnlock()
 	return ks.lastErr
+}
+
+// Name names the key set's readiness check.
+func (ks *KeySet) Name() string { return "keycloak-keys" }
+
+// Check is the readiness check: nil once a key set is loaded, else why not,
+// naming the realm and the URL the keys come from.
+func (ks *KeySet) Check(context.Context) error {
+	if ks.Ready() {
+		return nil
+	}
+	if err := ks.LastError(); err != nil {
+		return fmt.Errorf("signing keys of realm %q not loaded from %s: %w", ks.realmName, ks.certsURL, err)
+	}
+	return errors.New("signing keys not loaded yet")
 }
 
 // Key returns the public key for kid, which may be a JWKS kid or a libtrust

@@ -13,6 +13,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/registry-stack/registry-stack/internal/httpurl"
 )
 
 // defaultHTTPTimeout bounds outbound calls when the caller supplies no client.
@@ -29,36 +31,31 @@ type Realm struct {
 	Name    string
 }
 
-// ParseRealm validates the keycloak.url and keycloak.realm settings.
+// RealmError says which half of a realm's address is wrong: Setting is
+// "url" or "realm", so callers can name their own key or flag for it.
+type RealmError struct {
+	Setting string
+	Err     error
+}
+
+func (e *RealmError) Error() string { return "keycloak." + e.Setting + ": " + e.Err.Error() }
+
+func (e *RealmError) Unwrap() error { return e.Err }
+
+// ParseRealm is the one check of a Keycloak address: the server's base URL
+// (by the http(s) URL rule of package httpurl) and a realm name that stays
+// one path segment. Errors are *RealmError.
 func ParseRealm(rawURL, name string) (Realm, error) {
-	if strings.TrimSpace(rawURL) == "" {
-		return Realm{}, errors.New("keycloak.url: must be set")
-	}
-	u, err := url.Parse(rawURL)
+	u, err := httpurl.ParseBase(rawURL)
 	if err != nil {
-		return Realm{}, fmt.Errorf("keycloak.url %q: %w", rawURL, err)
-	}
-	if u.Scheme != "http" && u.Scheme != "https" {
-		return Realm{}, fmt.Errorf("keycloak.url %q: scheme must be http or https", rawURL)
-	}
-	if u.Host == "" {
-		return Realm{}, fmt.Errorf("keycloak.url %q: missing host", rawURL)
-	}
-	if u.User != nil {
-		return Realm{}, fmt.Errorf("keycloak.url %q: must not carry credentials", u.Redacted())
-	}
-	if u.RawQuery != "" || u.Fragment != "" {
-		return Realm{}, fmt.Errorf("keycloak.url %q: must not carry a query or fragment", rawURL)
+		return Realm{}, &RealmError{Setting: "url", Err: err}
 	}
 	if strings.TrimSpace(name) == "" {
-		return Realm{}, errors.New("keycloak.realm: must be set")
+		return Realm{}, &RealmError{Setting: "realm", Err: errors.New("must be set")}
 	}
 	if strings.ContainsAny(name, "/?#") || name == "." || name == ".." {
-		return Realm{}, fmt.Errorf("keycloak.realm %q: must be a single path segment", name)
+		return Realm{}, &RealmError{Setting: "realm", Err: fmt.Errorf("%q must be a single path segment", name)}
 	}
-	// Normalise so that joined paths never produce "//".
-	u.Path = strings.TrimRight(u.Path, "/")
-	u.RawPath = ""
 	return Realm{BaseURL: u, Name: name}, nil
 }
 

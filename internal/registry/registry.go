@@ -129,6 +129,18 @@ func serveUnmatched(w http.ResponseWriter, req *http.Request) {
 	_, _ = io.WriteString(w, `{"errors":[{"code":"UNSUPPORTED","message":"no such registry API endpoint"}]}`+"\n")
 }
 
+// StorageCheck is the registry's readiness check, named "storage".
+func (r *Registry) StorageCheck() StorageCheck { return StorageCheck{r} }
+
+// StorageCheck reports whether the registry's storage backend answers.
+type StorageCheck struct{ r *Registry }
+
+// Name names the check in /readyz's answer.
+func (StorageCheck) Name() string { return "storage" }
+
+// Check runs the check.
+func (c StorageCheck) Check(ctx context.Context) error { return c.r.CheckStorage(ctx) }
+
 // CheckStorage reports whether the storage backend answers.
 func (r *Registry) CheckStorage(ctx context.Context) error {
 	fi, err := r.driver.Stat(ctx, "/")

@@ -14,11 +14,23 @@ import (
 )
 
 // Check is one readiness condition, e.g. storage reachable or signing keys
-// loaded.
-type Check struct {
-	Name string
-	Func func(ctx context.Context) error
+// loaded. It names itself: the name is its key in /readyz's answer, and its
+// error says what is not ready and what it could not reach.
+type Check interface {
+	Name() string
+	Check(ctx context.Context) error
 }
+
+// CheckFunc makes a Check of a name and a function.
+func CheckFunc(name string, f func(ctx context.Context) error) Check { return checkFunc{name, f} }
+
+type checkFunc struct {
+	name string
+	f    func(ctx context.Context) error
+}
+
+func (c checkFunc) Name() string                    { return c.name }
+func (c checkFunc) Check(ctx context.Context) error { return c.f(ctx) }
 
 // Routes are the handlers mounted on the one router. Nil handlers are not
 // mounted.
@@ -83,7 +95,7 @@ func readyHandler(checks []Check, timeout time.Duration) http.Handler {
 			wg.Go(func() {
 				ctx, cancel := context.WithTimeout(r.Context(), timeout)
 				defer cancel()
-				errs[i] = c.Func(ctx)
+				errs[i] = c.Check(ctx)
 			})
 		}
 		wg.Wait()
@@ -92,10 +104,10 @@ func readyHandler(checks []Check, timeout time.Duration) http.Handler {
 		for i, c := range checks {
 			if errs[i] != nil {
 				status = http.StatusServiceUnavailable
-				results[c.Name] = errs[i].Error()
+				results[c.Name()] = errs[i].Error()
 				continue
 			}
-			results[c.Name] = "ok"
+			results[c.Name()] = "ok"
 		}
 		w.Header().Set("Cache-Control", "no-store")
 		writeJSON(w, status, map[string]any{"ready": status == http.StatusOK, "checks": results})

@@ -163,18 +163,18 @@ func TestReadyHandler(t *testing.T) {
 		wantChecks map[string]string
 	}{
 		{"no checks", nil, 200, map[string]string{}},
-		{"all ok", []Check{{"storage", ok}, {"keys", ok}}, 200, map[string]string{"storage": "ok", "keys": "ok"}},
+		{"all ok", []Check{CheckFunc("storage", ok), CheckFunc("keys", ok)}, 200, map[string]string{"storage": "ok", "keys": "ok"}},
 		{
 			"one failing",
-			[]Check{{"storage", ok}, {"keys", func(context.Context) error { return errors.New("no signing keys loaded") }}},
+			[]Check{CheckFunc("storage", ok), CheckFunc("keys", func(context.Context) error { return errors.New("no signing keys loaded") })},
 			503,
 			map[string]string{"storage": "ok", "keys": "no signing keys loaded"},
 		},
 		{
 			"all failing",
 			[]Check{
-				{"storage", func(context.Context) error { return errors.New("stat /: permission denied") }},
-				{"keys", func(context.Context) error { return errors.New("keycloak unreachable") }},
+				CheckFunc("storage", func(context.Context) error { return errors.New("stat /: permission denied") }),
+				CheckFunc("keys", func(context.Context) error { return errors.New("keycloak unreachable") }),
 			},
 			503,
 			map[string]string{"storage": "stat /: permission denied", "keys": "keycloak unreachable"},
@@ -222,10 +222,10 @@ func TestReadyHandler(t *testing.T) {
 func TestReadyHandlerCheckContext(t *testing.T) {
 	var deadline time.Time
 	var hasDeadline bool
-	check := Check{"storage", func(ctx context.Context) error {
+	check := CheckFunc("storage", func(ctx context.Context) error {
 		deadline, hasDeadline = ctx.Deadline()
 		return nil
-	}}
+	})
 	start := time.Now()
 	w := httptest.NewRecorder()
 	readyHandler([]Check{check}, defaultReadyTimeout).ServeHTTP(w, httptest.NewRequest("GET", "/readyz", nil))
@@ -244,7 +244,7 @@ func TestReadyHandlerCheckContext(t *testing.T) {
 	cancel()
 	var seen error
 	w = httptest.NewRecorder()
-	readyHandler([]Check{{"storage", func(ctx context.Context) error { seen = ctx.Err(); return seen }}}, defaultReadyTimeout).
+	readyHandler([]Check{CheckFunc("storage", func(ctx context.Context) error { seen = ctx.Err(); return seen })}, defaultReadyTimeout).
 		ServeHTTP(w, httptest.NewRequest("GET", "/readyz", nil).WithContext(ctx))
 	if !errors.Is(seen, context.Canceled) {
 		t.Errorf("check saw ctx.Err() = %v, want context.Canceled", seen)
@@ -257,11 +257,11 @@ func TestReadyHandlerCheckContext(t *testing.T) {
 // A check that never returns on its own is cut off by its deadline, and the
 // healthy check listed after it still reports ok.
 func TestReadyHandlerHungCheck(t *testing.T) {
-	hung := Check{"keys", func(ctx context.Context) error {
+	hung := CheckFunc("keys", func(ctx context.Context) error {
 		<-ctx.Done()
 		return ctx.Err()
-	}}
-	h := NewHandler(Routes{Ready: []Check{hung, {"storage", ok}}, ReadyTimeout: 50 * time.Millisecond})
+	})
+	h := NewHandler(Routes{Ready: []Check{hung, CheckFunc("storage", ok)}, ReadyTimeout: 50 * time.Millisecond})
 	w := httptest.NewRecorder()
 	done := make(chan struct{})
 	go func() {

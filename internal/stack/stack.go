@@ -1,69 +1,21 @@
 // Package stack assembles one registry-stack process from its configuration:
-// the embedded registry, the token endpoint, the UI and the probes, behind
-// one listener.
+// the embedded registry, the token endpoint, the UI and the probes, as one
+// http.Handler for server.Serve.
 package stack
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
-	"net/url"
 	"strings"
-	"syscall"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/registry-stack/registry-stack/internal/config"
 	"github.com/registry-stack/registry-stack/internal/registry"
 	"github.com/registry-stack/registry-stack/internal/server"
+	"github.com/registry-stack/registry-stack/internal/tokenauth"
 )
-
-// ListenError means the listen address could not be bound; the CLI treats it
-// as a configuration error.
-type ListenError struct {
-	Addr string
-	Err  error
-}
-
-func (e *ListenError) Error() string {
-	msg := e.Err.Error()
-	if errors.Is(e.Err, syscall.EADDRINUSE) {
-		msg = "address already in use"
-	}
-	return fmt.Sprintf("listen %s: %s (set listen, REGISTRY_STACK_LISTEN or --listen)", e.Addr, msg)
-}
-
-func (e *ListenError) Unwrap() error { return e.Err }
-
-// Listen binds the configured address.
-func Listen(ctx context.Context, cfg *config.Config) (net.Listener, error) {
-	var lc net.ListenConfig
-	ln, err := lc.Listen(ctx, "tcp", cfg.Listen)
-	if err != nil {
-		return nil, &ListenError{Addr: cfg.Listen, Err: err}
-	}
-	return ln, nil
-}
-
-// PublicURL returns the configured public URL or one derived from the bound
-// listener, so a random port (":0") still yields correct absolute URLs.
-func PublicURL(cfg *config.Config, ln net.Listener) string {
-	if cfg.PublicURL != "" {
-		return cfg.PublicURL
-	}
-	scheme := "http"
-	if cfg.TLS.Cert != "" {
-		scheme = "https"
-	}
-	host, port, _ := net.SplitHostPort(ln.Addr().String())
-	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
-		host = "localhost"
-	}
-	return (&url.URL{Scheme: scheme, Host: net.JoinHostPort(host, port)}).String()
-}
 
 // Stack is one assembled process, ready to serve.
 type Stack struct {
@@ -74,14 +26,19 @@ type Stack struct {
 
 // Options carries what the stack needs beyond its configuration.
 type Options struct {
-	Logger    *slog.Logger
+	Logger *slog.Logger
+	// PublicURL is the base URL clients reach the stack at (see
+	// server.PublicURL); challenges name the token endpoint under it.
 	PublicURL string
 	Version   string
 }
 
-// New builds every component. Background work (key refresh) runs until ctx
-// is cancelled.
+// New builds every component from a validated configuration. Background
+// work (key refresh) runs until ctx is cancelled or the stack is closed.
 func New(ctx context.Context, cfg *config.Config, o Options) (st *Stack, err error) {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
 	secret, err := registry.EnsureHTTPSecret(cfg.HTTPSecret, cfg.DataDir)
 	if err != nil {
 		return nil, err
@@ -100,10 +57,20 @@ func New(ctx context.Context, cfg *config.Config, o Options) (st *Stack, err err
 		Logger:  o.Logger,
 	}
 	regOpts := registry.Options{Metrics: true, Host: hostFor(cfg)}
+	var checks []server.Check
 	if cfg.Auth == config.AuthKeycloak {
-		if err := s.wireKeycloak(ctx, &effective, o, &routes, &regOpts); err != nil {
+		kc, err := newKeycloakMode(&effective, o.PublicURL, o.Logger)
+		if err != nil {
 			return nil, err
 		}
+		for _, f := range kc.background {
+			s.runUntilClose(ctx, f)
+		}
+		regOpts.AccessController = tokenauth.Name
+		regOpts.AccessControllerParams = map[string]any{tokenauth.OptionsKey: kc.access}
+		routes.TokenPath, routes.Token = kc.tokenPath, kc.token
+		routes.AuthPassthrough = kc.passthrough
+		checks = kc.checks
 	}
 	reg, err := registry.New(ctx, &effective, regOpts)
 	if err != nil {
@@ -111,7 +78,7 @@ func New(ctx context.Context, cfg *config.Config, o Options) (st *Stack, err err
 	}
 	s.registry = reg
 	routes.Registry = reg
-	routes.Ready = append([]server.Check{{Name: "storage", Func: reg.CheckStorage}}, routes.Ready...)
+	routes.Ready = append([]server.Check{reg.StorageCheck()}, checks...)
 	if cfg.UI.Enabled {
 		h, err := newUI(cfg, o)
 		if err != nil {
@@ -128,6 +95,18 @@ func New(ctx context.Context, cfg *config.Config, o Options) (st *Stack, err err
 // keeps Location headers right behind any host name.
 func hostFor(cfg *config.Config) string {
 	return strings.TrimRight(cfg.PublicURL, "/")
+}
+
+// runUntilClose runs f in the background until ctx is cancelled or the
+// stack is closed, and Close waits for it to return.
+func (s *Stack) runUntilClose(ctx context.Context, f func(context.Context)) {
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		f(runCtx)
+	}()
+	s.stop = append(s.stop, func() { cancel(); <-done })
 }
 
 // Close releases background resources.

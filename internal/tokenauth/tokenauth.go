@@ -14,12 +14,13 @@ import (
 	"crypto"
 	"errors"
 	"fmt"
-	"github.com/registry-stack/registry-stack/internal/shorten"
 	"net/http"
-	"net/url"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/registry-stack/registry-stack/internal/httpurl"
+	"github.com/registry-stack/registry-stack/internal/shorten"
 
 	"github.com/distribution/distribution/v3/registry/auth"
 	"github.com/distribution/distribution/v3/registry/auth/token"
@@ -58,9 +59,10 @@ type IssuerSource interface {
 
 // Options configures the access controller.
 type Options struct {
-	// Realm is the token endpoint URL announced in challenges.
-	Realm   string
-	Service string
+	// TokenURL is the token endpoint, announced as the realm of the
+	// registry's Bearer challenges.
+	TokenURL string
+	Service  string
 	// Issuers are the accepted "iss" values.
 	Issuers []string
 	// IssuerSource, when set, adds the issuers it currently knows (e.g.
@@ -84,7 +86,7 @@ var asymmetricAlgorithms = []string{
 
 // controller implements auth.AccessController.
 type controller struct {
-	realm      string
+	tokenURL   string
 	service    string
 	issuers    []string
 	issuerSrc  IssuerSource
@@ -96,11 +98,8 @@ type controller struct {
 
 // New validates o and returns the access controller.
 func New(o Options) (auth.AccessController, error) {
-	if o.Realm == "" {
-		return nil, errors.New("tokenauth: realm (token endpoint URL) must be set")
-	}
-	if u, err := url.Parse(o.Realm); err != nil || !u.IsAbs() || u.Host == "" {
-		return nil, fmt.Errorf("tokenauth: realm %q: must be an absolute URL", o.Realm)
+	if _, err := httpurl.ParseBase(o.TokenURL); err != nil {
+		return nil, fmt.Errorf("tokenauth: token URL: %w", err)
 	}
 	if o.Service == "" {
 		return nil, errors.New("tokenauth: service must be set")
@@ -130,7 +129,7 @@ func New(o Options) (auth.AccessController, error) {
 		algs = append(algs, jose.SignatureAlgorithm(n))
 	}
 	return &controller{
-		realm:      o.Realm,
+		tokenURL:   o.TokenURL,
 		service:    o.Service,
 		issuers:    slices.Clone(o.Issuers),
 		issuerSrc:  o.IssuerSource,
@@ -168,7 +167,7 @@ func newFromParams(params map[string]any) (auth.AccessController, error) {
 
 // Authorized implements auth.AccessController.
 func (c *controller) Authorized(req *http.Request, access ...auth.Access) (*auth.Grant, error) {
-	ch := &challenge{realm: c.realm, service: c.service, required: access}
+	ch := &challenge{realm: c.tokenURL, service: c.service, required: access}
 
 	prefix, raw, ok := strings.Cut(req.Header.Get("Authorization"), " ")
 	if !ok || raw == "" || !strings.EqualFold(prefix, "bearer") {

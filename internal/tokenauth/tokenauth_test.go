@@ -26,10 +26,10 @@ import (
 )
 
 const (
-	testIssuer  = "https://kc.example.test/realms/dev"
-	testRealm   = testIssuer + "/protocol/docker-v2/auth"
-	testService = "registry"
-	otherIssuer = "https://kc.example.test/realms/other"
+	testIssuer   = "https://kc.example.test/realms/dev"
+	testTokenURL = testIssuer + "/protocol/docker-v2/auth"
+	testService  = "registry"
+	otherIssuer  = "https://kc.example.test/realms/other"
 )
 
 // staticKeys is a KeySource with a fixed set of keys.
@@ -409,7 +409,7 @@ func TestAuthorized(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			o := Options{Realm: testRealm, Service: testService, Issuers: []string{testIssuer}, Keys: keys.source()}
+			o := Options{TokenURL: testTokenURL, Service: testService, Issuers: []string{testIssuer}, Keys: keys.source()}
 			if tt.opts != nil {
 				tt.opts(&o)
 			}
@@ -445,7 +445,7 @@ func TestAuthorized(t *testing.T) {
 			}
 			rec := httptest.NewRecorder()
 			ch.SetHeaders(req, rec)
-			want := `Bearer realm="` + testRealm + `",service="` + testService + `",scope="` + scopeParam(tt.required) + `"`
+			want := `Bearer realm="` + testTokenURL + `",service="` + testService + `",scope="` + scopeParam(tt.required) + `"`
 			if tt.wantHeaderError != "" {
 				want += `,error="` + tt.wantHeaderError + `"`
 			}
@@ -458,7 +458,7 @@ func TestAuthorized(t *testing.T) {
 
 func TestChallengeWithoutHeader(t *testing.T) {
 	keys := generateKeys(t)
-	c := newTestController(t, Options{Realm: testRealm, Service: testService, Issuers: []string{testIssuer}, Keys: keys.source()})
+	c := newTestController(t, Options{TokenURL: testTokenURL, Service: testService, Issuers: []string{testIssuer}, Keys: keys.source()})
 	req := httptest.NewRequest(http.MethodPut, "/v2/foo/bar/manifests/latest", nil)
 	required := append(pushPull("foo/bar"), pushPull("alpha/one")[0])
 	_, err := c.Authorized(req, required...)
@@ -481,14 +481,14 @@ func TestChallengeWithoutHeader(t *testing.T) {
 	_, err = c.Authorized(httptest.NewRequest(http.MethodGet, "/v2/", nil))
 	rec = httptest.NewRecorder()
 	err.(auth.Challenge).SetHeaders(req, rec)
-	if got, want := rec.Header().Get("WWW-Authenticate"), `Bearer realm="`+testRealm+`",service="registry"`; got != want {
+	if got, want := rec.Header().Get("WWW-Authenticate"), `Bearer realm="`+testTokenURL+`",service="registry"`; got != want {
 		t.Errorf("WWW-Authenticate for /v2/ = %q, want %q", got, want)
 	}
 }
 
 func TestGrant(t *testing.T) {
 	keys := generateKeys(t)
-	c := newTestController(t, Options{Realm: testRealm, Service: testService, Issuers: []string{testIssuer}, Keys: keys.source()})
+	c := newTestController(t, Options{TokenURL: testTokenURL, Service: testService, Issuers: []string{testIssuer}, Keys: keys.source()})
 	raw := sign(t, jose.ES256, keys.ec, "ec", with(claims(access{
 		repo("foo/bar", "pull"),
 		repo("foo/bar", "push"),
@@ -526,7 +526,7 @@ func (k *ctxKeys) Key(ctx context.Context, kid string) (crypto.PublicKey, bool) 
 func TestKeyLookupUsesRequestContext(t *testing.T) {
 	keys := generateKeys(t)
 	src := &ctxKeys{staticKeys: keys.source()}
-	c := newTestController(t, Options{Realm: testRealm, Service: testService, Issuers: []string{testIssuer}, Keys: src})
+	c := newTestController(t, Options{TokenURL: testTokenURL, Service: testService, Issuers: []string{testIssuer}, Keys: src})
 	type ctxKey struct{}
 	req := httptest.NewRequest(http.MethodGet, "/v2/", nil)
 	req = req.WithContext(context.WithValue(req.Context(), ctxKey{}, "request"))
@@ -541,7 +541,7 @@ func TestKeyLookupUsesRequestContext(t *testing.T) {
 
 func TestNew(t *testing.T) {
 	valid := func() Options {
-		return Options{Realm: testRealm, Service: testService, Issuers: []string{testIssuer}, Keys: staticKeys{}}
+		return Options{TokenURL: testTokenURL, Service: testService, Issuers: []string{testIssuer}, Keys: staticKeys{}}
 	}
 	tests := []struct {
 		name    string
@@ -550,8 +550,8 @@ func TestNew(t *testing.T) {
 	}{
 		{name: "valid", mutate: func(*Options) {}},
 		{name: "explicit algorithms", mutate: func(o *Options) { o.Algorithms = []string{"RS256", "ES384", "PS512"} }},
-		{name: "no realm", mutate: func(o *Options) { o.Realm = "" }, wantErr: "realm"},
-		{name: "relative realm", mutate: func(o *Options) { o.Realm = "/auth/token" }, wantErr: "realm"},
+		{name: "no token URL", mutate: func(o *Options) { o.TokenURL = "" }, wantErr: "token URL"},
+		{name: "relative token URL", mutate: func(o *Options) { o.TokenURL = "/auth/token" }, wantErr: "token URL"},
 		{name: "no service", mutate: func(o *Options) { o.Service = "" }, wantErr: "service"},
 		{name: "no issuers", mutate: func(o *Options) { o.Issuers = nil }, wantErr: "issuers"},
 		{name: "empty issuer", mutate: func(o *Options) { o.Issuers = []string{testIssuer, ""} }, wantErr: "issuers"},
@@ -580,7 +580,7 @@ func TestNew(t *testing.T) {
 }
 
 func TestNewDefaults(t *testing.T) {
-	c := newTestController(t, Options{Realm: testRealm, Service: testService, Issuers: []string{testIssuer}, Keys: staticKeys{}})
+	c := newTestController(t, Options{TokenURL: testTokenURL, Service: testService, Issuers: []string{testIssuer}, Keys: staticKeys{}})
 	if !slices.Equal(c.audiences, []string{testService}) {
 		t.Errorf("default audiences = %q, want [%q]", c.audiences, testService)
 	}
@@ -596,7 +596,7 @@ func TestNewDefaults(t *testing.T) {
 
 func TestRegisteredWithDistribution(t *testing.T) {
 	keys := generateKeys(t)
-	o := Options{Realm: testRealm, Service: testService, Issuers: []string{testIssuer}, Keys: keys.source()}
+	o := Options{TokenURL: testTokenURL, Service: testService, Issuers: []string{testIssuer}, Keys: keys.source()}
 	for _, params := range []map[string]any{{OptionsKey: o}, {OptionsKey: &o}} {
 		ac, err := auth.GetAccessController(Name, params)
 		if err != nil {
@@ -637,7 +637,7 @@ func (m *mutableIssuers) set(l ...string) {
 func TestIssuerSource(t *testing.T) {
 	keys := generateKeys(t)
 	src := &mutableIssuers{}
-	c := newTestController(t, Options{Realm: testRealm, Service: testService, IssuerSource: src, Keys: keys.source()})
+	c := newTestController(t, Options{TokenURL: testTokenURL, Service: testService, IssuerSource: src, Keys: keys.source()})
 	tok := sign(t, jose.RS256, keys.rsa, "rsa", claims(access{repo("foo/bar", "pull")}))
 	try := func() error {
 		req := httptest.NewRequest(http.MethodGet, "/v2/foo/bar/tags/list", nil)
@@ -656,7 +656,7 @@ func TestIssuerSource(t *testing.T) {
 	if err := try(); err != nil {
 		t.Fatalf("once the issuer is known: %v", err)
 	}
-	if _, err := New(Options{Realm: testRealm, Service: testService, Keys: keys.source()}); err == nil {
+	if _, err := New(Options{TokenURL: testTokenURL, Service: testService, Keys: keys.source()}); err == nil {
 		t.Error("New without Issuers or IssuerSource: no error")
 	}
 }

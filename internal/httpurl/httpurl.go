@@ -1,0 +1,84 @@
+// Package httpurl holds the one rule for the http(s) URLs registry-stack is
+// configured with: Keycloak's base URL, the public URL, the pinned issuer and
+// browser origins. Every package that takes such a URL validates it here, so
+// a setting accepted in one place is never refused in another.
+package httpurl
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+)
+
+// ParseBase parses an absolute http or https base URL: a host, no
+// credentials, no query, no fragment. A trailing slash is dropped so that
+// joined paths never contain "//". Errors quote the URL (with any password
+// redacted) and say what is wrong with it; callers prefix the setting name.
+func ParseBase(raw string) (*url.URL, error) {
+	if strings.TrimSpace(raw) == "" {
+		return nil, errors.New("must be set")
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		// url.Error repeats the input, which may hold a password: say only
+		// what is wrong.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return nil, fmt.Errorf("is not a URL: %v", err)
+	}
+	if err := Check(u); err != nil {
+		return nil, err
+	}
+	u.Path = strings.TrimRight(u.Path, "/")
+	u.RawPath = ""
+	return u, nil
+}
+
+// Check applies ParseBase's rule to a URL that is already parsed, for
+// constructors that take a *url.URL.
+func Check(u *url.URL) error {
+	switch {
+	case u == nil:
+		return errors.New("must be set")
+	case u.Scheme != "http" && u.Scheme != "https":
+		return fmt.Errorf("%q must start with http:// or https://", u.Redacted())
+	case u.Host == "":
+		return fmt.Errorf("%q has no host", u.Redacted())
+	case u.User != nil:
+		return fmt.Errorf("%q must not carry credentials", u.Redacted())
+	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
+		return fmt.Errorf("%q must not carry a query or fragment", u.Redacted())
+	}
+	return nil
+}
+
+// ParseOrigin parses a browser origin such as https://ui.example.com and
+// returns it in the form browsers send in the Origin header: lower-case
+// scheme and host, no trailing slash, default ports dropped.
+func ParseOrigin(raw string) (string, error) {
+	u, err := ParseBase(raw)
+	if err != nil {
+		return "", err
+	}
+	if u.Path != "" {
+		return "", fmt.Errorf("%q is not an origin like https://ui.example.com (no path, no wildcards)", raw)
+	}
+	if strings.Contains(u.Host, "*") {
+		return "", fmt.Errorf("%q is not an origin like https://ui.example.com (no path, no wildcards)", raw)
+	}
+	host := strings.ToLower(u.Hostname())
+	port := u.Port()
+	if (u.Scheme == "http" && port == "80") || (u.Scheme == "https" && port == "443") {
+		port = ""
+	}
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]"
+	}
+	if port != "" {
+		host += ":" + port
+	}
+	return strings.ToLower(u.Scheme) + "://" + host, nil
+}
