@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { formatBytes, formatDate, plural, pullCommand, relativeTime, shortDigest } from '../static/js/lib/format.js';
+import { formatBytes, formatDate, kindText, plural, pullCommand, relativeTime, shortDigest } from '../static/js/lib/format.js';
 
 test('formatBytes', async (t) => {
   const cases = [
@@ -41,4 +41,11 @@ test('digests, pull commands, plurals', () => {
   assert.equal(pullCommand('reg:5000', 'team/app', 'sha256:abc'), 'docker pull reg:5000/team/app@sha256:abc');
   assert.equal(plural(1, 'tag'), '1 tag');
   assert.equal(plural(1200, 'repository', 'repositories'), '1,200 repositories');
+});
+
+test('kindText', () => {
+  assert.equal(kindText({ kind: 'image', kindLabel: 'Image' }), 'Image');
+  assert.equal(kindText({ kind: 'index', kindLabel: 'Multi-platform index', platforms: ['linux/amd64', 'linux/arm64'] }), 'Multi-platform index · 2 platforms');
+  assert.equal(kindText({ kind: 'index', kindLabel: 'Multi-platform index', platforms: ['linux/amd64'] }), 'Multi-platform index · 1 platform');
+  assert.equal(kindText({ kind: 'artifact', kindLabel: 'Artifact', artifactType: 'application/spdx+json' }), 'Artifact · application/spdx+json');
 });

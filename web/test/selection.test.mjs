@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { selectAll, state, toggle } from '../static/js/lib/selection.js';
+import { keepShown, selectAll, state, toggle } from '../static/js/lib/selection.js';
 
 const order = ['a', 'b', 'c', 'd', 'e'];
 
@@ -30,4 +30,11 @@ test('select all and its state', () => {
   const all = selectAll(new Set(['a']), order);
   assert.equal(state(all, order), 'all');
   assert.equal(state(selectAll(all, order), order), 'none');
+});
+
+test('keepShown drops what a filter hides', () => {
+  const selected = new Set(['a', 'c', 'x']);
+  assert.deepEqual([...keepShown(selected, order)], ['a', 'c']);
+  assert.deepEqual([...selected], ['a', 'c', 'x'], 'input not mutated');
+  assert.deepEqual([...keepShown(selected, [])], []);
 });

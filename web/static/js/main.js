@@ -7,26 +7,18 @@ import { ApiError } from './lib/apierror.js';
 import { parseRoute } from './lib/route.js';
 import { Registry } from './registry.js';
 import { Session } from './session.js';
-import { applyTheme, currentTheme, nextTheme } from './theme.js';
+import { webStorage } from './storage.js';
+import { changeTheme, themeChoice } from './theme.js';
 import { catalogView } from './views/catalog.js';
 import { problem } from './views/common.js';
 import { manifestView } from './views/manifest.js';
 import { notFoundView } from './views/notfound.js';
 import { repositoryView } from './views/repository.js';
 import { signinView } from './views/signin.js';
+import { focusFilterOnFind } from './views/toolbar.js';
 
 const VIEWS = { catalog: catalogView, repository: repositoryView, manifest: manifestView, notfound: notFoundView };
 const THEME_LABEL = { auto: 'Theme: automatic', light: 'Theme: light', dark: 'Theme: dark' };
-
-function tabStorage() {
-  try {
-    const s = window.sessionStorage;
-    s.getItem('probe');
-    return s;
-  } catch {
-    return null; // memory only
-  }
-}
 
 async function loadConfig() {
   let res;
@@ -41,25 +33,23 @@ async function loadConfig() {
 
 function start(config) {
   const doFetch = (...args) => fetch(...args);
-  const session = config.authMode === 'keycloak' ? new Session({ fetch: doFetch, storage: tabStorage(), tokenPath: config.tokenPath, service: config.service }) : null;
+  const session = config.authMode === 'keycloak' ? new Session({ fetch: doFetch, storage: webStorage('sessionStorage'), tokenPath: config.tokenPath, service: config.service }) : null;
   const registry = new Registry({ fetch: doFetch, session });
   const main = document.getElementById('main');
   const flashBox = document.getElementById('flash');
   let controller = null;
-  let theme = currentTheme(config.theme);
-  applyTheme(theme);
 
   // Header: title, who is signed in, sign out, theme.
   const userBox = h('div', { class: 'user', id: 'user' });
   const themeBtn = h('button', { type: 'button', class: 'btn btn-icon', id: 'theme' });
   const showTheme = () => {
+    const theme = themeChoice();
     themeBtn.replaceChildren(icon(theme === 'dark' ? 'moon' : theme === 'light' ? 'sun' : 'auto'));
     themeBtn.setAttribute('aria-label', `${THEME_LABEL[theme]} (click to change)`);
     themeBtn.title = THEME_LABEL[theme];
   };
   themeBtn.addEventListener('click', () => {
-    theme = nextTheme(theme);
-    applyTheme(theme);
+    changeTheme();
     showTheme();
   });
   showTheme();
@@ -153,15 +143,7 @@ function start(config) {
     navigate(a.getAttribute('href'));
   });
   window.addEventListener('popstate', () => render({ moved: true }));
-  document.addEventListener('keydown', (e) => {
-    const find = ((e.ctrlKey || e.metaKey) && e.key.toLowerCase() === 'f') || e.key === 'F3';
-    if (!find) return;
-    const f = main.querySelector('[data-filter]');
-    if (!f) return; // no filter on this page: keep the browser's own find
-    e.preventDefault();
-    f.focus();
-    f.select();
-  });
+  focusFilterOnFind(main);
   render();
 }
 

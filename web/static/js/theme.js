@@ -1,33 +1,33 @@
-// Colour theme: the server's default (ui.theme), overridden by the user's
-// choice, which is a display preference (not a secret) kept in localStorage.
+// Colour theme. The server writes its default (ui.theme) into
+// <html data-theme>; the user's choice, kept in localStorage, overrides it.
+// This module runs before the first paint (index.html loads it with
+// blocking="render") and replaces the attribute with the palette, light or
+// dark, so app.css writes the dark palette once. auto follows the system
+// setting, live.
+
+import { THEMES, nextTheme, resolveTheme } from './lib/theme.js';
+import { prefs } from './storage.js';
 
 const KEY = 'registry-stack.theme';
-const ORDER = ['auto', 'light', 'dark'];
+const root = document.documentElement;
+const systemDark = window.matchMedia('(prefers-color-scheme: dark)');
+const serverDefault = root.dataset.theme;
+let choice = prefs.choice(KEY, THEMES) || (THEMES.includes(serverDefault) ? serverDefault : 'auto');
 
-function stored() {
-  try {
-    const v = localStorage.getItem(KEY);
-    return ORDER.includes(v) ? v : '';
-  } catch {
-    return '';
-  }
+function apply() {
+  root.dataset.theme = resolveTheme(choice, systemDark.matches);
 }
 
-export function currentTheme(serverDefault) {
-  return stored() || (ORDER.includes(serverDefault) ? serverDefault : 'auto');
-}
+apply();
+systemDark.addEventListener('change', apply);
 
-export function applyTheme(theme) {
-  document.documentElement.dataset.theme = theme;
-}
+/** themeChoice is what the header button shows: auto, light or dark. */
+export const themeChoice = () => choice;
 
-/** nextTheme cycles auto → light → dark and remembers the choice. */
-export function nextTheme(theme) {
-  const next = ORDER[(ORDER.indexOf(theme) + 1) % ORDER.length];
-  try {
-    localStorage.setItem(KEY, next);
-  } catch {
-    // preference not kept; still applied for this page
-  }
-  return next;
+/** changeTheme cycles auto → light → dark, remembers and applies the choice. */
+export function changeTheme() {
+  choice = nextTheme(choice);
+  prefs.setChoice(KEY, choice);
+  apply();
+  return choice;
 }

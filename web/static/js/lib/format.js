@@ -66,3 +66,10 @@ export function pullCommand(host, name, ref) {
 export function plural(n, one, many = one + 's') {
   return `${n.toLocaleString('en-US')} ${n === 1 ? one : many}`;
 }
+
+/** kindText is the Type column of the tag table for tagDetails' result. */
+export function kindText(d) {
+  if (d.kind === 'index') return `${d.kindLabel} · ${plural(d.platforms.length, 'platform')}`;
+  if (d.kind === 'artifact') return `Artifact · ${d.artifactType}`;
+  return d.kindLabel;
+}

@@ -35,21 +35,18 @@ export function parseRoute(pathname, search = '') {
   if (!path.startsWith('/r/')) return { view: 'notfound', path };
   const rest = path.slice(3).replace(/\/+$/, '');
   const at = rest.indexOf('@');
-  if (at >= 0) {
-    const name = rest.slice(0, at);
-    const digest = rest.slice(at + 1);
-    if (isRepositoryName(name) && isDigest(digest)) return { view: 'manifest', name, digest };
-    return { view: 'notfound', path };
-  }
+  if (at >= 0) return manifestRoute(rest, at, 'digest', isDigest) || { view: 'notfound', path };
   const colon = rest.lastIndexOf(':');
-  if (colon >= 0) {
-    const name = rest.slice(0, colon);
-    const tag = rest.slice(colon + 1);
-    if (isRepositoryName(name) && isTag(tag)) return { view: 'manifest', name, tag };
-    return { view: 'notfound', path };
-  }
+  if (colon >= 0) return manifestRoute(rest, colon, 'tag', isTag) || { view: 'notfound', path };
   if (isRepositoryName(rest)) return { view: 'repository', name: rest, q };
   return { view: 'notfound', path };
+}
+
+/** manifestRoute splits "<name><sep><ref>" at i; null unless both parts are valid. */
+function manifestRoute(rest, i, key, valid) {
+  const name = rest.slice(0, i);
+  const ref = rest.slice(i + 1);
+  return isRepositoryName(name) && valid(ref) ? { view: 'manifest', name, [key]: ref } : null;
 }
 
 /** pathFor builds the URL of a route (the inverse of parseRoute). */

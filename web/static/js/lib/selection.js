@@ -36,3 +36,9 @@ export function state(selected, order) {
   if (n === 0) return 'none';
   return n === order.length ? 'all' : 'some';
 }
+
+/** keepShown drops the selected keys that are not in order (hidden by a filter), so a delete only touches rows on screen. */
+export function keepShown(selected, order) {
+  const shown = new Set(order);
+  return new Set([...selected].filter((k) => shown.has(k)));
+}

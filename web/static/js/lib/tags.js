@@ -1,5 +1,8 @@
-// Number-aware ordering of tags: v2 < v10, 1.9 < 1.10, and a pre-release
-// before its release (1.0.0-rc1 < 1.0.0). Pure: no DOM.
+// The tag table's logic: number-aware ordering of tags (v2 < v10,
+// 1.9 < 1.10, a pre-release before its release: 1.0.0-rc1 < 1.0.0), the
+// rows shown, and which tags a delete by digest takes along. Pure: no DOM.
+
+import { matching } from './filter.js';
 
 const CHUNK = /(\d+)|(\D+)/g;
 
@@ -62,4 +65,32 @@ export function sortRows(rows, key = 'tag', dir = 'asc') {
     if (vb === null) return -1;
     return sign * (va - vb) || compareTags(a.tag, b.tag);
   });
+}
+
+/**
+ * tagOrder lists the tags the table shows: those matching filter, sorted
+ * by key and dir. details(tag) is what is known of a tag so far: its
+ * details ({size, created}), an Error, or undefined.
+ */
+export function tagOrder(tags, { filter = '', key = 'tag', dir = 'asc', details = () => undefined } = {}) {
+  const rows = matching(tags, filter).map((tag) => {
+    const d = details(tag);
+    const ok = d && !(d instanceof Error);
+    return { tag, size: ok ? d.size : undefined, created: ok ? d.created : undefined };
+  });
+  return sortRows(rows, key, dir).map((r) => r.tag);
+}
+
+/**
+ * alsoDeleted lists the tags outside chosen whose known digest is among
+ * digests: deleting a manifest by digest removes every tag pointing to it.
+ * known maps tag to details ({digest}), an Error or a pending Promise.
+ */
+export function alsoDeleted(known, chosen, digests) {
+  const gone = new Set(digests);
+  const out = [];
+  for (const [tag, d] of known) {
+    if (d && d.digest && gone.has(d.digest) && !chosen.includes(tag)) out.push(tag);
+  }
+  return out;
 }

@@ -3,39 +3,22 @@
 
 import { announce, clear, h, link } from '../dom.js';
 import { isAbort } from '../lib/apierror.js';
+import { matching } from '../lib/filter.js';
 import { plural } from '../lib/format.js';
 import { limiter } from '../lib/pool.js';
 import { pathFor } from '../lib/route.js';
+import { prefs } from '../storage.js';
 import { loading, markRows, problem, pullHost } from './common.js';
+import { filterBox, prefSwitch } from './toolbar.js';
 
 const PAGE = 100;
 const COUNTS_KEY = 'registry-stack.tagCounts';
 
-function countsPreference() {
-  try {
-    return localStorage.getItem(COUNTS_KEY) === 'on';
-  } catch {
-    return false;
-  }
-}
-
 export function catalogView(ctx, route) {
-  const state = { repos: [], next: null, filter: route.q || '', counts: countsPreference(), loading: false };
+  const state = { repos: [], next: null, filter: route.q || '', counts: prefs.flag(COUNTS_KEY), loading: false };
   const tagCounts = new Map(); // name -> number | Promise
   const limit = limiter(4);
 
-  const filter = h('input', {
-    type: 'search',
-    id: 'filter',
-    class: 'filter',
-    placeholder: 'Filter repositories  (Ctrl+F)',
-    value: state.filter,
-    autocomplete: 'off',
-    spellcheck: 'false',
-    'aria-describedby': 'catalog-status',
-    'data-filter': true,
-  });
-  const countsBox = h('input', { type: 'checkbox', id: 'tag-counts', checked: state.counts });
   const status = h('p', { id: 'catalog-status', class: 'muted', role: 'status' });
   const body = h('div', { class: 'list' }, loading('Loading repositories…'));
   const more = h('button', { type: 'button', class: 'btn', hidden: true }, 'Load more');
@@ -48,9 +31,25 @@ export function catalogView(ctx, route) {
       h(
         'div',
         { class: 'toolbar' },
-        h('label', { for: 'filter', class: 'offscreen' }, 'Filter repositories'),
-        filter,
-        h('label', { class: 'check' }, countsBox, 'Tag counts'),
+        filterBox({
+          what: 'repositories',
+          value: state.filter,
+          describedBy: 'catalog-status',
+          url: (q) => pathFor({ view: 'catalog', q }),
+          onChange: (q) => {
+            state.filter = q;
+            render();
+          },
+        }),
+        prefSwitch({
+          id: 'tag-counts',
+          key: COUNTS_KEY,
+          label: 'Tag counts',
+          onChange: (on) => {
+            state.counts = on;
+            render();
+          },
+        }),
       ),
     ),
     status,
@@ -58,11 +57,6 @@ export function catalogView(ctx, route) {
     h('div', { class: 'more' }, more),
   );
   ctx.setTitle('Repositories');
-
-  const visible = () => {
-    const f = state.filter.trim().toLowerCase();
-    return f ? state.repos.filter((r) => r.toLowerCase().includes(f)) : state.repos;
-  };
 
   const countCell = (name) => {
     const cell = h('td', { class: 'num' });
@@ -96,7 +90,7 @@ export function catalogView(ctx, route) {
   };
 
   const render = () => {
-    const rows = visible();
+    const rows = matching(state.repos, state.filter);
     const moreHint = state.next ? ' More are available: load more to search them too.' : '';
     if (state.repos.length === 0) {
       clear(body).append(
@@ -151,26 +145,6 @@ export function catalogView(ctx, route) {
     }
   };
 
-  filter.addEventListener('input', () => {
-    state.filter = filter.value;
-    history.replaceState(history.state, '', pathFor({ view: 'catalog', q: state.filter }));
-    render();
-  });
-  filter.addEventListener('keydown', (e) => {
-    if (e.key === 'Escape' && filter.value) {
-      filter.value = '';
-      filter.dispatchEvent(new Event('input'));
-    }
-  });
-  countsBox.addEventListener('change', () => {
-    state.counts = countsBox.checked;
-    try {
-      localStorage.setItem(COUNTS_KEY, state.counts ? 'on' : 'off');
-    } catch {
-      // preference not kept
-    }
-    render();
-  });
   more.addEventListener('click', loadPage);
   loadPage();
 }

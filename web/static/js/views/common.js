@@ -1,8 +1,9 @@
 // Building blocks shared by the views: breadcrumbs, copyable commands,
-// problem panels, the confirmation dialog.
+// problem panels, the confirmation dialog, dates.
 
 import { copyText } from '../clipboard.js';
 import { h, icon, link } from '../dom.js';
+import { formatDate, relativeTime } from '../lib/format.js';
 import { describe } from '../lib/problem.js';
 import { pathFor } from '../lib/route.js';
 
@@ -124,6 +125,11 @@ export function table(caption, headers, rows, cls = '') {
       h('tbody', {}, rows.map((r) => h('tr', {}, r.map((c) => h('td', {}, c))))),
     ),
   );
+}
+
+/** dateTime shows an RFC 3339 time in UTC, with how long ago as a tooltip. */
+export function dateTime(value) {
+  return h('time', { datetime: value, title: relativeTime(value, Date.now()) }, formatDate(value));
 }
 
 export function pullHost(ctx) {

@@ -5,12 +5,12 @@
 
 import { clear, h, link } from '../dom.js';
 import { isAbort } from '../lib/apierror.js';
-import { formatBytes, formatDate, plural, pullCommand, relativeTime, shortDigest } from '../lib/format.js';
+import { formatBytes, plural, pullCommand, shortDigest } from '../lib/format.js';
 import { dockerfile, formatCommand, parseConfig } from '../lib/imageconfig.js';
 import { layerTypeLabel, summarize } from '../lib/manifest.js';
 import { describe } from '../lib/problem.js';
 import { pathFor, reference } from '../lib/route.js';
-import { breadcrumb, command, confirm, copyButton, dl, loading, problem, pullHost, table } from './common.js';
+import { breadcrumb, command, confirm, copyButton, dateTime, dl, loading, problem, pullHost, table } from './common.js';
 
 export function manifestView(ctx, route) {
   const { name } = route;
@@ -86,7 +86,7 @@ export function manifestView(ctx, route) {
       section(
         'Configuration',
         dl([
-          ['Created', cfg.created ? h('time', { datetime: cfg.created, title: relativeTime(cfg.created, Date.now()) }, formatDate(cfg.created)) : ''],
+          ['Created', cfg.created ? dateTime(cfg.created) : ''],
           ['Platform', platform],
           ['Author', cfg.author],
           ['Entrypoint', cfg.entrypoint.length ? h('code', { 'data-entrypoint': true }, formatCommand(cfg.entrypoint)) : ''],
