@@ -17,6 +17,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/registry-stack/registry-stack/internal/cors"
+
 	"github.com/registry-stack/registry-stack/internal/httpurl"
 )
 
@@ -59,6 +61,7 @@ const (
 	// unreachable; short, since Keycloak restarts usually take seconds.
 	retryAfterSeconds = "5"
 	allowedMethods    = "GET, OPTIONS"
+	allowedHeaders    = "Authorization, X-Requested-With, Accept"
 )
 
 func (o Options) withDefaults() Options {
@@ -82,7 +85,7 @@ type tokenHandler struct {
 	timeout    time.Duration
 	client     *http.Client
 	log        *slog.Logger
-	cors       *corsPolicy
+	cors       *cors.Policy
 }
 
 // New returns the token endpoint handler, to be mounted at the token path
@@ -92,7 +95,7 @@ func New(o Options) (http.Handler, error) {
 		return nil, fmt.Errorf("authproxy: upstream URL: %w", err)
 	}
 	o = o.withDefaults()
-	cors, err := newCORSPolicy(o.AllowedOrigins, o.TrustForwardedHeaders)
+	origins, err := cors.New(o.AllowedOrigins, o.TrustForwardedHeaders)
 	if err != nil {
 		return nil, fmt.Errorf("authproxy: %w", err)
 	}
@@ -105,7 +108,7 @@ func New(o Options) (http.Handler, error) {
 		timeout:    o.Timeout,
 		client:     tokenClient(o.Client, o.Timeout),
 		log:        o.Logger.With("component", "authproxy"),
-		cors:       cors,
+		cors:       origins,
 	}, nil
 }
 
@@ -133,12 +136,12 @@ func tokenClient(c *http.Client, timeout time.Duration) *http.Client {
 }
 
 func (h *tokenHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	h.cors.apply(w, r)
+	h.cors.Apply(w, r)
 	switch r.Method {
 	case http.MethodGet:
 	case http.MethodOptions:
 		// Answered here, never forwarded: Keycloak knows nothing of our origins.
-		h.cors.preflight(w, r)
+		h.cors.Preflight(w, r, allowedMethods, allowedHeaders)
 		w.Header().Set("Allow", allowedMethods)
 		w.WriteHeader(http.StatusNoContent)
 		return

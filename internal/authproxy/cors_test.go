@@ -5,6 +5,8 @@ import (
 	"net/http/httptest"
 	"sync/atomic"
 	"testing"
+
+	"github.com/registry-stack/registry-stack/internal/cors"
 )
 
 func TestCORS(t *testing.T) {
@@ -125,7 +127,7 @@ func TestCORS(t *testing.T) {
 			}
 			methods, headers, maxAge := res.Header.Get("Access-Control-Allow-Methods"), res.Header.Get("Access-Control-Allow-Headers"), res.Header.Get("Access-Control-Max-Age")
 			if tt.wantPreflight {
-				if methods != "GET, OPTIONS" || headers != "Authorization, X-Requested-With, Accept" || maxAge != preflightMaxAge {
+				if methods != "GET, OPTIONS" || headers != "Authorization, X-Requested-With, Accept" || maxAge != cors.PreflightMaxAge {
 					t.Errorf("preflight grants = %q / %q / %q", methods, headers, maxAge)
 				}
 			} else if methods != "" || headers != "" || maxAge != "" {

@@ -1,4 +1,7 @@
-package authproxy
+// Package cors answers browsers by an exact allowlist of origins: the
+// stack's own origin and the configured ones. It never reflects an origin it
+// does not know and never uses wildcards.
+package cors
 
 import (
 	"fmt"
@@ -8,18 +11,20 @@ import (
 	"github.com/registry-stack/registry-stack/internal/httpurl"
 )
 
-// preflightMaxAge lets browsers cache a preflight for ten minutes.
-const preflightMaxAge = "600"
+// PreflightMaxAge lets browsers cache a preflight for ten minutes.
+const PreflightMaxAge = "600"
 
-// corsPolicy allows the stack's own origin and an exact list of others;
-// it never reflects an origin it does not know.
-type corsPolicy struct {
+// Policy allows the stack's own origin and an exact list of others.
+type Policy struct {
 	allowed        map[string]bool
 	trustForwarded bool
 }
 
-func newCORSPolicy(origins []string, trustForwarded bool) (*corsPolicy, error) {
-	p := &corsPolicy{allowed: make(map[string]bool, len(origins)), trustForwarded: trustForwarded}
+// New returns the policy for origins (each as httpurl.ParseOrigin accepts
+// it). trustForwarded makes X-Forwarded-Proto/Host define the stack's own
+// origin, for a stack behind a reverse proxy that sets them.
+func New(origins []string, trustForwarded bool) (*Policy, error) {
+	p := &Policy{allowed: make(map[string]bool, len(origins)), trustForwarded: trustForwarded}
 	for _, o := range origins {
 		n, err := httpurl.ParseOrigin(o)
 		if err != nil {
@@ -31,7 +36,7 @@ func newCORSPolicy(origins []string, trustForwarded bool) (*corsPolicy, error) {
 }
 
 // ownOrigin is the origin the request was sent to, as the browser saw it.
-func (p *corsPolicy) ownOrigin(r *http.Request) string {
+func (p *Policy) ownOrigin(r *http.Request) string {
 	scheme, host := "http", r.Host
 	if r.TLS != nil {
 		scheme = "https"
@@ -57,7 +62,7 @@ func firstValue(v string) string {
 }
 
 // allowedOrigin reports the request's Origin if it may read the answer.
-func (p *corsPolicy) allowedOrigin(r *http.Request) (string, bool) {
+func (p *Policy) allowedOrigin(r *http.Request) (string, bool) {
 	origin := r.Header.Get("Origin")
 	if origin == "" {
 		return "", false
@@ -72,18 +77,18 @@ func (p *corsPolicy) allowedOrigin(r *http.Request) (string, bool) {
 	return "", false
 }
 
-// apply sets the headers every answer needs. A foreign origin is still
+// Apply sets the headers every answer needs. A foreign origin is still
 // served (docker and curl send no Origin semantics), only not granted.
-func (p *corsPolicy) apply(w http.ResponseWriter, r *http.Request) {
+func (p *Policy) Apply(w http.ResponseWriter, r *http.Request) {
 	w.Header().Add("Vary", "Origin")
 	if origin, ok := p.allowedOrigin(r); ok {
 		w.Header().Set("Access-Control-Allow-Origin", origin)
 	}
 }
 
-// preflight adds the preflight grants for an allowed origin. No
+// Preflight adds the preflight grants for an allowed origin. No
 // Allow-Credentials: the UI sends an Authorization header, not cookies.
-func (p *corsPolicy) preflight(w http.ResponseWriter, r *http.Request) {
+func (p *Policy) Preflight(w http.ResponseWriter, r *http.Request, methods, headers string) {
 	if r.Header.Get("Access-Control-Request-Method") == "" {
 		return
 	}
@@ -91,7 +96,7 @@ func (p *corsPolicy) preflight(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h := w.Header()
-	h.Set("Access-Control-Allow-Methods", allowedMethods)
-	h.Set("Access-Control-Allow-Headers", "Authorization, X-Requested-With, Accept")
-	h.Set("Access-Control-Max-Age", preflightMaxAge)
+	h.Set("Access-Control-Allow-Methods", methods)
+	h.Set("Access-Control-Allow-Headers", headers)
+	h.Set("Access-Control-Max-Age", PreflightMaxAge)
 }
