@@ -148,9 +148,9 @@ func (h *tokenHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		w.Header().Set("Allow", allowedMethods)
 		writeError(w, failure{
-			status:  http.StatusMethodNotAllowed,
-			code:    "UNSUPPORTED",
-			message: fmt.Sprintf("method %s is not allowed on the token endpoint; use GET", r.Method),
+			Status:  http.StatusMethodNotAllowed,
+			Code:    "UNSUPPORTED",
+			Message: fmt.Sprintf("method %s is not allowed on the token endpoint; use GET", r.Method),
 		})
 		return
 	}
@@ -162,9 +162,9 @@ func (h *tokenHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// browser ask for credentials.
 		h.challenge(w, ui)
 		writeError(w, failure{
-			status:  http.StatusUnauthorized,
-			code:    "UNAUTHORIZED",
-			message: fmt.Sprintf("authentication required: send the user name and password of a user in Keycloak realm %q with Basic authentication", h.realm),
+			Status:  http.StatusUnauthorized,
+			Code:    "UNAUTHORIZED",
+			Message: fmt.Sprintf("authentication required: send the user name and password of a user in Keycloak realm %q with Basic authentication", h.realm),
 		})
 		return
 	}
@@ -179,7 +179,7 @@ func (h *tokenHandler) forward(w http.ResponseWriter, r *http.Request, auth stri
 	u.RawQuery = r.URL.RawQuery
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
-		h.fail(w, r, failure{status: http.StatusInternalServerError, code: "UNKNOWN", message: "cannot build the Keycloak request"}, transportCause(err), 0)
+		h.fail(w, r, failure{Status: http.StatusInternalServerError, Code: "UNKNOWN", Message: "cannot build the Keycloak request"}, transportCause(err), 0)
 		return
 	}
 	// Only what Keycloak needs: no cookies, no client-supplied X-Forwarded-*.
@@ -211,7 +211,7 @@ func (h *tokenHandler) forward(w http.ResponseWriter, r *http.Request, auth stri
 			h.stream(w, r, resp)
 			return
 		}
-		h.fail(w, r, failure{status: http.StatusUnauthorized, code: "UNAUTHORIZED", message: "invalid user name or password"}, nil, resp.StatusCode)
+		h.fail(w, r, failure{Status: http.StatusUnauthorized, Code: "UNAUTHORIZED", Message: "invalid user name or password"}, nil, resp.StatusCode)
 	default:
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
 		f := classify(upstreamAnswer{
@@ -251,7 +251,7 @@ func (h *tokenHandler) challenge(w http.ResponseWriter, ui bool) {
 }
 
 func (h *tokenHandler) fail(w http.ResponseWriter, r *http.Request, f failure, cause error, upstreamStatus int) {
-	attrs := []any{"status", f.status, "service", r.URL.Query().Get("service"), "message", f.message}
+	attrs := []any{"status", f.Status, "service", r.URL.Query().Get("service"), "message", f.Message}
 	if upstreamStatus != 0 {
 		attrs = append(attrs, "upstream_status", upstreamStatus)
 	}
@@ -259,7 +259,7 @@ func (h *tokenHandler) fail(w http.ResponseWriter, r *http.Request, f failure, c
 		attrs = append(attrs, "error", cause)
 	}
 	level := slog.LevelWarn
-	if f.status < 500 {
+	if f.Status < 500 {
 		level = slog.LevelInfo
 	}
 	h.log.Log(r.Context(), level, "token request failed", attrs...)

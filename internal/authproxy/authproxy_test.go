@@ -16,6 +16,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/registry-stack/registry-stack/internal/apierror"
 )
 
 // Answers recorded from Keycloak 26.7.3.
@@ -97,9 +99,9 @@ func basic(user, pass string) string {
 	return "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+pass))
 }
 
-func decodeError(t *testing.T, body []byte) errorEntry {
+func decodeError(t *testing.T, body []byte) apierror.Entry {
 	t.Helper()
-	var eb errorBody
+	var eb apierror.Body
 	if err := json.Unmarshal(body, &eb); err != nil || len(eb.Errors) != 1 {
 		t.Fatalf("body %q is not a docker error with one entry: %v", body, err)
 	}

@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/registry-stack/registry-stack/internal/apierror"
 	"github.com/registry-stack/registry-stack/internal/shorten"
 )
 
@@ -22,44 +23,16 @@ import (
 // it; those answers are replaced, never relayed, and are a few hundred bytes.
 const maxErrorBody = 4 << 10
 
-// failure is an answer the stack writes itself, in the docker registry error
-// format that docker clients print.
-type failure struct {
-	status     int
-	code       string
-	message    string
-	retryAfter string
-}
+// failure is an answer the stack writes itself.
+type failure = apierror.Error
 
-type errorBody struct {
-	Errors []errorEntry `json:"errors"`
-}
-
-type errorEntry struct {
-	Code    string `json:"code"`
-	Message string `json:"message"`
-	Detail  any    `json:"detail"`
-}
-
-func writeError(w http.ResponseWriter, f failure) {
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Cache-Control", "no-store")
-	h.Del("Content-Length")
-	if f.retryAfter != "" {
-		h.Set("Retry-After", f.retryAfter)
-	}
-	w.WriteHeader(f.status)
-	// The body is tiny and the status is already sent; a failed write means
-	// the client left.
-	_ = json.NewEncoder(w).Encode(errorBody{Errors: []errorEntry{{Code: f.code, Message: f.message}}})
-}
+func writeError(w http.ResponseWriter, f failure) { apierror.Write(w, f) }
 
 // transportFailure maps an error from calling Keycloak: unreachable or slow
 // is 503 (retry later), anything else that is not valid HTTP is 502.
 func transportFailure(err error, timeout time.Duration) failure {
 	unavailable := func(reason string) failure {
-		return failure{status: http.StatusServiceUnavailable, code: "UNAVAILABLE", message: "keycloak unreachable: " + reason, retryAfter: retryAfterSeconds}
+		return failure{Status: http.StatusServiceUnavailable, Code: "UNAVAILABLE", Message: "keycloak unreachable: " + reason, RetryAfter: retryAfterSeconds}
 	}
 	var (
 		netErr  net.Error
@@ -75,14 +48,14 @@ func transportFailure(err error, timeout time.Duration) failure {
 	case errors.As(err, &dnsErr):
 		return unavailable("host name not found")
 	case errors.As(err, &certErr):
-		return failure{status: http.StatusBadGateway, code: "UNKNOWN", message: "keycloak's TLS certificate is not trusted: check the keycloak.url setting and the system CA certificates"}
+		return failure{Status: http.StatusBadGateway, Code: "UNKNOWN", Message: "keycloak's TLS certificate is not trusted: check the keycloak.url setting and the system CA certificates"}
 	case errors.As(err, &opErr) && opErr.Op == "dial":
 		return unavailable("cannot connect")
 	// A connection dropped mid-answer is what a restarting Keycloak does.
 	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
 		return unavailable("connection closed before an answer")
 	default:
-		return failure{status: http.StatusBadGateway, code: "UNAVAILABLE", message: "keycloak gave no valid HTTP answer", retryAfter: retryAfterSeconds}
+		return failure{Status: http.StatusBadGateway, Code: "UNAVAILABLE", Message: "keycloak gave no valid HTTP answer", RetryAfter: retryAfterSeconds}
 	}
 }
 
@@ -141,10 +114,10 @@ func classify(a upstreamAnswer, realm, service, requested string) failure {
 		said = " (Keycloak said: " + shorten.Text(s, 200) + ")"
 	}
 	misconfigured := func(msg string) failure {
-		return failure{status: http.StatusBadGateway, code: "UNKNOWN", message: msg}
+		return failure{Status: http.StatusBadGateway, Code: "UNKNOWN", Message: msg}
 	}
 	denied := func(msg string) failure {
-		return failure{status: http.StatusBadRequest, code: "DENIED", message: msg}
+		return failure{Status: http.StatusBadRequest, Code: "DENIED", Message: msg}
 	}
 	ourService := requested == service || service == ""
 	desc := strings.ToLower(kc.Description)
@@ -155,7 +128,7 @@ func classify(a upstreamAnswer, realm, service, requested string) failure {
 
 	case a.status >= 300 && a.status < 400:
 		if action := requiredAction(a.location); action != "" {
-			return failure{status: http.StatusForbidden, code: "DENIED", message: fmt.Sprintf("the Keycloak account must first complete a required action (%s): log in to Keycloak realm %q in a browser", action, realm)}
+			return failure{Status: http.StatusForbidden, Code: "DENIED", Message: fmt.Sprintf("the Keycloak account must first complete a required action (%s): log in to Keycloak realm %q in a browser", action, realm)}
 		}
 		return misconfigured(fmt.Sprintf("keycloak redirected the token request (%d): check the keycloak.url setting (scheme, host name and path)", a.status))
 
@@ -184,15 +157,15 @@ func classify(a upstreamAnswer, realm, service, requested string) failure {
 		return denied(fmt.Sprintf("keycloak rejected the token request: check the scope parameter, and that keycloak.service %q is a client with protocol docker-v2 in Keycloak realm %q%s", requested, realm, said))
 
 	case a.status == http.StatusTooManyRequests:
-		return failure{status: http.StatusTooManyRequests, code: "TOOMANYREQUESTS", message: "keycloak is rate limiting token requests", retryAfter: retryAfterOr(a.retryAfter)}
+		return failure{Status: http.StatusTooManyRequests, Code: "TOOMANYREQUESTS", Message: "keycloak is rate limiting token requests", RetryAfter: retryAfterOr(a.retryAfter)}
 
 	// 502 and 504 come from a gateway in front of Keycloak that cannot reach
 	// it: the same outage, so the same retryable answer.
 	case a.status == http.StatusServiceUnavailable, a.status == http.StatusBadGateway, a.status == http.StatusGatewayTimeout:
-		return failure{status: http.StatusServiceUnavailable, code: "UNAVAILABLE", message: "keycloak unavailable: it answered " + a.statusText, retryAfter: retryAfterOr(a.retryAfter)}
+		return failure{Status: http.StatusServiceUnavailable, Code: "UNAVAILABLE", Message: "keycloak unavailable: it answered " + a.statusText, RetryAfter: retryAfterOr(a.retryAfter)}
 
 	case a.status >= 500:
-		return failure{status: http.StatusBadGateway, code: "UNAVAILABLE", message: "keycloak error: it answered " + a.statusText, retryAfter: retryAfterSeconds}
+		return failure{Status: http.StatusBadGateway, Code: "UNAVAILABLE", Message: "keycloak error: it answered " + a.statusText, RetryAfter: retryAfterSeconds}
 
 	default:
 		return misconfigured(fmt.Sprintf("keycloak answered %s to the token request: check the keycloak.url setting%s", a.statusText, said))

@@ -125,16 +125,16 @@ func TestClassifyRecordedKeycloakAnswers(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := classify(tt.answer, "demo", "registry", tt.requested)
-			if f.status != tt.wantStatus || f.code != tt.wantCode {
-				t.Errorf("got %d %s (%q), want %d %s", f.status, f.code, f.message, tt.wantStatus, tt.wantCode)
+			if f.Status != tt.wantStatus || f.Code != tt.wantCode {
+				t.Errorf("got %d %s (%q), want %d %s", f.Status, f.Code, f.Message, tt.wantStatus, tt.wantCode)
 			}
 			for _, s := range tt.wantInMsg {
-				if !strings.Contains(f.message, s) {
-					t.Errorf("message %q lacks %q", f.message, s)
+				if !strings.Contains(f.Message, s) {
+					t.Errorf("message %q lacks %q", f.Message, s)
 				}
 			}
-			if f.retryAfter != tt.wantRetryAf {
-				t.Errorf("Retry-After = %q, want %q", f.retryAfter, tt.wantRetryAf)
+			if f.RetryAfter != tt.wantRetryAf {
+				t.Errorf("Retry-After = %q, want %q", f.RetryAfter, tt.wantRetryAf)
 			}
 		})
 	}

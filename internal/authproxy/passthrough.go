@@ -69,7 +69,7 @@ func NewPassthrough(keycloakBase *url.URL, prefix string, o Options) (http.Handl
 				return
 			}
 			f := transportFailure(err, o.Timeout)
-			log.WarnContext(r.Context(), "passthrough request failed", "method", r.Method, "path", r.URL.Path, "status", f.status, "error", err)
+			log.WarnContext(r.Context(), "passthrough request failed", "method", r.Method, "path", r.URL.Path, "status", f.Status, "error", err)
 			writeError(w, f)
 		},
 	}

@@ -65,6 +65,10 @@ func (r Realm) IssuerURL() string { return r.join() }
 // DockerAuthURL is the realm's docker-v2 token endpoint.
 func (r Realm) DockerAuthURL() string { return r.join("protocol", "docker-v2", "auth") }
 
+// OIDCTokenURL is the realm's OpenID Connect token endpoint (password,
+// client-credentials and refresh-token grants).
+func (r Realm) OIDCTokenURL() string { return r.join("protocol", "openid-connect", "token") }
+
 // CertsURL is the realm's JWKS endpoint.
 func (r Realm) CertsURL() string { return r.join("protocol", "openid-connect", "certs") }
 

@@ -17,15 +17,11 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/registry-stack/registry-stack/internal/httpurl"
-	"github.com/registry-stack/registry-stack/internal/shorten"
 
 	"github.com/distribution/distribution/v3/registry/auth"
 	"github.com/distribution/distribution/v3/registry/auth/token"
-	"github.com/go-jose/go-jose/v4"
-	"github.com/go-jose/go-jose/v4/jwt"
 )
 
 // Name is the access controller name registered with distribution's auth
@@ -78,22 +74,12 @@ type Options struct {
 	Algorithms []string
 }
 
-var asymmetricAlgorithms = []string{
-	string(jose.RS256), string(jose.RS384), string(jose.RS512),
-	string(jose.ES256), string(jose.ES384), string(jose.ES512),
-	string(jose.PS256), string(jose.PS384), string(jose.PS512),
-}
-
 // controller implements auth.AccessController.
 type controller struct {
-	tokenURL   string
-	service    string
-	issuers    []string
-	issuerSrc  IssuerSource
-	audiences  []string
-	keys       KeySource
-	algorithms []jose.SignatureAlgorithm
-	now        func() time.Time
+	tokenURL  string
+	service   string
+	audiences []string
+	verifier  *Verifier
 }
 
 // New validates o and returns the access controller.
@@ -104,12 +90,6 @@ func New(o Options) (auth.AccessController, error) {
 	if o.Service == "" {
 		return nil, errors.New("tokenauth: service must be set")
 	}
-	if (len(o.Issuers) == 0 && o.IssuerSource == nil) || slices.Contains(o.Issuers, "") {
-		return nil, fmt.Errorf("tokenauth: issuers %q: need at least one, none empty", o.Issuers)
-	}
-	if o.Keys == nil {
-		return nil, errors.New("tokenauth: key source must be set")
-	}
 	audiences := o.Audiences
 	if len(audiences) == 0 {
 		audiences = []string{o.Service}
@@ -117,37 +97,16 @@ func New(o Options) (auth.AccessController, error) {
 	if slices.Contains(audiences, "") {
 		return nil, fmt.Errorf("tokenauth: audiences %q: must not be empty strings", audiences)
 	}
-	names := o.Algorithms
-	if len(names) == 0 {
-		names = asymmetricAlgorithms
-	}
-	algs := make([]jose.SignatureAlgorithm, 0, len(names))
-	for _, n := range names {
-		if !slices.Contains(asymmetricAlgorithms, n) {
-			return nil, fmt.Errorf("tokenauth: algorithm %q: want one of %s", n, strings.Join(asymmetricAlgorithms, ", "))
-		}
-		algs = append(algs, jose.SignatureAlgorithm(n))
+	v, err := NewVerifier(VerifierOptions{Keys: o.Keys, Issuers: o.Issuers, IssuerSource: o.IssuerSource, Algorithms: o.Algorithms})
+	if err != nil {
+		return nil, err
 	}
 	return &controller{
-		tokenURL:   o.TokenURL,
-		service:    o.Service,
-		issuers:    slices.Clone(o.Issuers),
-		issuerSrc:  o.IssuerSource,
-		audiences:  slices.Clone(audiences),
-		keys:       o.Keys,
-		algorithms: algs,
-		now:        time.Now,
+		tokenURL:  o.TokenURL,
+		service:   o.Service,
+		audiences: slices.Clone(audiences),
+		verifier:  v,
 	}, nil
-}
-
-func (c *controller) trustedIssuer(iss string) bool {
-	if iss == "" {
-		return false
-	}
-	if slices.Contains(c.issuers, iss) {
-		return true
-	}
-	return c.issuerSrc != nil && slices.Contains(c.issuerSrc.Issuers(), iss)
 }
 
 // newFromParams is the auth.InitFunc: it takes the Options value from the
@@ -195,47 +154,15 @@ func (c *controller) Authorized(req *http.Request, access ...auth.Access) (*auth
 	}, nil
 }
 
-// verify checks signature, issuer, audience and validity period. Errors wrap
-// token.ErrMalformedToken or token.ErrInvalidToken and never quote the token.
+// verify checks a registry token: signature, issuer, validity period (by
+// the shared Verifier) and audience.
 func (c *controller) verify(ctx context.Context, raw string) (*token.ClaimSet, error) {
-	tok, err := jwt.ParseSigned(raw, c.algorithms)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", token.ErrMalformedToken, err)
-	}
-	// The compact serialization docker uses carries exactly one signature.
-	if len(tok.Headers) != 1 {
-		return nil, fmt.Errorf("%w: %d signatures", token.ErrInvalidToken, len(tok.Headers))
-	}
-	// Only the kid is used: keys or certificates embedded in the header are
-	// attacker-supplied and never trusted.
-	kid := tok.Headers[0].KeyID
-	if kid == "" {
-		return nil, fmt.Errorf("%w: no key id in header", token.ErrInvalidToken)
-	}
-	key, ok := c.keys.Key(ctx, kid)
-	if !ok {
-		return nil, fmt.Errorf("%w: signed by untrusted key with ID %q", token.ErrInvalidToken, shorten.Text(kid, 64))
-	}
 	var claims token.ClaimSet
-	// Claims verifies the signature, including that the algorithm fits
-	// the key type.
-	if err := tok.Claims(key, &claims); err != nil {
-		return nil, fmt.Errorf("%w: signature does not verify with key %q: %v", token.ErrInvalidToken, shorten.Text(kid, 64), err)
-	}
-	if !c.trustedIssuer(claims.Issuer) {
-		return nil, fmt.Errorf("%w: untrusted issuer %q", token.ErrInvalidToken, claims.Issuer)
+	if err := c.verifier.Verify(ctx, raw, &claims); err != nil {
+		return nil, err
 	}
 	if !slices.ContainsFunc(c.audiences, func(a string) bool { return slices.Contains(claims.Audience, a) }) {
 		return nil, fmt.Errorf("%w: intended for audience %q", token.ErrInvalidToken, []string(claims.Audience))
-	}
-	// As distribution does: a missing exp reads as 0 and so has expired, a
-	// missing nbf as 0 and so imposes nothing.
-	now := c.now()
-	if exp := time.Unix(claims.Expiration, 0).Add(token.Leeway); now.After(exp) {
-		return nil, fmt.Errorf("%w: expired at %s", token.ErrInvalidToken, time.Unix(claims.Expiration, 0).UTC().Format(time.RFC3339))
-	}
-	if nbf := time.Unix(claims.NotBefore, 0).Add(-token.Leeway); now.Before(nbf) {
-		return nil, fmt.Errorf("%w: not valid before %s", token.ErrInvalidToken, time.Unix(claims.NotBefore, 0).UTC().Format(time.RFC3339))
 	}
 	return &claims, nil
 }

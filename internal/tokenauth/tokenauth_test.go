@@ -77,7 +77,7 @@ func newTestController(t *testing.T, o Options) *controller {
 		t.Fatalf("New: %v", err)
 	}
 	c := ac.(*controller)
-	c.now = func() time.Time { return testNow }
+	c.verifier.now = func() time.Time { return testNow }
 	return c
 }
 
@@ -584,13 +584,13 @@ func TestNewDefaults(t *testing.T) {
 	if !slices.Equal(c.audiences, []string{testService}) {
 		t.Errorf("default audiences = %q, want [%q]", c.audiences, testService)
 	}
-	for _, alg := range c.algorithms {
+	for _, alg := range c.verifier.algorithms {
 		if strings.HasPrefix(string(alg), "HS") || alg == "none" {
 			t.Errorf("default algorithms include %s", alg)
 		}
 	}
-	if len(c.algorithms) != 9 {
-		t.Errorf("default algorithms = %v, want the 9 RSA, RSA-PSS and ECDSA ones", c.algorithms)
+	if len(c.verifier.algorithms) != 9 {
+		t.Errorf("default algorithms = %v, want the 9 RSA, RSA-PSS and ECDSA ones", c.verifier.algorithms)
 	}
 }
 
