@@ -43,3 +43,6 @@ func Write(w http.ResponseWriter, e Error) {
 	// the client left.
 	_ = json.NewEncoder(w).Encode(Body{Errors: []Entry{{Code: e.Code, Message: e.Message}}})
 }
+
+// Error lets an answer travel as an error until it is written.
+func (e *Error) Error() string { return e.Message }

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -18,13 +19,20 @@ import (
 
 	"github.com/registry-stack/registry-stack/internal/httpurl"
 	"github.com/registry-stack/registry-stack/internal/keycloak"
+	"github.com/registry-stack/registry-stack/internal/policy"
 )
 
 // Auth modes.
 const (
 	AuthNone     = "none"
 	AuthKeycloak = "keycloak"
+	// AuthOIDC: registry-stack issues the registry tokens itself, Keycloak
+	// is the identity provider over OpenID Connect, the policy decides.
+	AuthOIDC = "oidc"
 )
+
+// authModes lists the auth modes, for messages.
+const authModes = "none, keycloak, oidc"
 
 // DefaultListen is loopback-only so a forgotten flag never exposes an
 // unauthenticated registry to the network.
@@ -48,7 +56,10 @@ type Config struct {
 	Log        Log      `yaml:"log"`
 	Storage    Storage  `yaml:"storage"`
 	Keycloak   Keycloak `yaml:"keycloak"`
+	OIDC       OIDC     `yaml:"oidc"`
 	UI         UI       `yaml:"ui"`
+	// Policy decides who may pull, push and delete what in oidc mode.
+	Policy policy.Config `yaml:"policy"`
 	// Distribution holds sections passed unchanged to the embedded
 	// distribution registry (storage, notifications, redis, middleware, ...).
 	Distribution map[string]any `yaml:"distribution"`
@@ -91,6 +102,39 @@ type Keycloak struct {
 	// proxy in front of the stack.
 	TrustForwardedHeaders bool `yaml:"trust_forwarded_headers"`
 }
+
+// OIDC configures auth: oidc, in which registry-stack issues the registry
+// tokens itself; keycloak.url and keycloak.realm name the identity provider.
+type OIDC struct {
+	// ClientID and ClientSecret are registry-stack's OIDC client in the
+	// realm, used for password logins (direct-access grants); the secret is
+	// empty for a public client.
+	ClientID     string `yaml:"client_id"`
+	ClientSecret string `yaml:"client_secret" secret:"true"`
+	// Service is the token service: the "service" of challenges and the
+	// audience of issued tokens.
+	Service   string   `yaml:"service"`
+	TokenPath string   `yaml:"token_path"`
+	TokenTTL  Duration `yaml:"token_ttl"`
+	// SigningKey is a PEM private key file; empty means one generated into
+	// data_dir on first start. Replicas share a key by pointing here.
+	SigningKey string `yaml:"signing_key"`
+	// PreviousSigningKeys keep verifying tokens signed before a rotation.
+	PreviousSigningKeys []string `yaml:"previous_signing_keys"`
+	// CacheTTL bounds how long a verified login is reused without asking
+	// Keycloak (never past the Keycloak token's expiry); 0 disables it.
+	CacheTTL Duration `yaml:"cache_ttl"`
+	// Audiences are other clients whose Keycloak access tokens are
+	// accepted as credentials (CI jobs with a client of their own).
+	Audiences []string `yaml:"audiences"`
+	// AcceptKeycloakDockerTokens also accepts registry tokens that Keycloak
+	// signed in the docker-v2 mode (for a migration).
+	AcceptKeycloakDockerTokens bool `yaml:"accept_keycloak_docker_tokens"`
+}
+
+// DefaultSigningKeyFile is where the generated token signing key lives,
+// relative to data_dir.
+const DefaultSigningKeyFile = "token-signing-key.pem"
 
 // UI holds the web UI's runtime settings.
 type UI struct {
@@ -136,6 +180,13 @@ func Default() Config {
 			TokenPath:  DefaultTokenPath,
 			Timeout:    Duration(10 * time.Second),
 			KeyRefresh: Duration(5 * time.Minute),
+		},
+		OIDC: OIDC{
+			ClientID:  "registry-stack",
+			Service:   "registry-stack",
+			TokenPath: "/auth/token",
+			TokenTTL:  Duration(5 * time.Minute),
+			CacheTTL:  Duration(60 * time.Second),
 		},
 		UI: UI{Enabled: true, Title: "registry-stack", Theme: "auto"},
 	}
@@ -256,9 +307,9 @@ func (c *Config) Validate() error {
 		return &Error{Key: "listen", Msg: fmt.Sprintf("%q is not host:port (e.g. 127.0.0.1:5000 or :5000)", c.Listen)}
 	}
 	switch c.Auth {
-	case AuthNone, AuthKeycloak:
+	case AuthNone, AuthKeycloak, AuthOIDC:
 	default:
-		return &Error{Key: "auth", Msg: fmt.Sprintf("%q is not one of none, keycloak", c.Auth)}
+		return &Error{Key: "auth", Msg: fmt.Sprintf("%q is not one of %s", c.Auth, authModes)}
 	}
 	if c.PublicURL != "" {
 		u, err := httpurl.ParseBase(c.PublicURL)
@@ -296,22 +347,37 @@ func (c *Config) Validate() error {
 			return &Error{Key: "distribution." + k, Msg: "unknown section (allowed: " + strings.Join(passthroughSections, ", ") + ")"}
 		}
 	}
-	if c.Auth == AuthKeycloak {
-		return c.validateKeycloak()
+	switch c.Auth {
+	case AuthKeycloak:
+		if err := c.validateKeycloak(); err != nil {
+			return err
+		}
+	case AuthOIDC:
+		if err := c.validateKeycloak(); err != nil {
+			return err
+		}
+		return c.validateOIDC()
+	}
+	if p := c.Policy; len(p.Admins) > 0 || p.Catalog != nil || len(p.Repositories) > 0 {
+		return &Error{Key: "policy", Msg: fmt.Sprintf("applies only with auth: oidc (auth is %s)", c.Auth)}
 	}
 	return nil
 }
 
+// validateKeycloak checks the settings both Keycloak modes share, and in
+// keycloak mode its own.
 func (c *Config) validateKeycloak() error {
 	k := &c.Keycloak
 	required := []struct{ key, val, flag string }{
 		{"keycloak.url", k.URL, "--keycloak-url"},
 		{"keycloak.realm", k.Realm, "--keycloak-realm"},
-		{"keycloak.service", k.Service, "--keycloak-service"},
+	}
+	if c.Auth == AuthKeycloak {
+		required = append(required, struct{ key, val, flag string }{"keycloak.service", k.Service, "--keycloak-service"})
 	}
 	for _, r := range required {
 		if r.val == "" {
-			return &Error{Key: r.key, Msg: fmt.Sprintf("required when auth is keycloak (set it in the config file, %s or %s)", EnvName(r.key), r.flag)}
+			return &Error{Key: r.key, Msg: fmt.Sprintf("required when auth is %s (set it in the config file, %s or %s)", c.Auth, EnvName(r.key), r.flag)}
 		}
 	}
 	realm, err := keycloak.ParseRealm(k.URL, k.Realm)
@@ -328,7 +394,7 @@ func (c *Config) validateKeycloak() error {
 	if c.PublicURL == "" {
 		host, _, _ := net.SplitHostPort(c.Listen)
 		if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
-			return &Error{Key: "public_url", Msg: fmt.Sprintf("required when auth is keycloak and listen is %q (all interfaces): set the URL clients use, e.g. https://registry.example.com (config file, %s or --public-url)", c.Listen, EnvName("public_url"))}
+			return &Error{Key: "public_url", Msg: fmt.Sprintf("required when auth is %s and listen is %q (all interfaces): set the URL clients use, e.g. https://registry.example.com (config file, %s or --public-url)", c.Auth, c.Listen, EnvName("public_url"))}
 		}
 	}
 	k.URL = realm.BaseURL.String()
@@ -342,7 +408,7 @@ func (c *Config) validateKeycloak() error {
 	if k.ProxyAll && c.PublicURL == "" {
 		return &Error{Key: "keycloak.proxy_all", Msg: fmt.Sprintf("needs public_url (config file, %s or --public-url): Keycloak's pages link to it", EnvName("public_url"))}
 	}
-	if !strings.HasPrefix(k.TokenPath, "/") {
+	if c.Auth == AuthKeycloak && !strings.HasPrefix(k.TokenPath, "/") {
 		return &Error{Key: "keycloak.token_path", Msg: fmt.Sprintf("%q must start with /", k.TokenPath)}
 	}
 	if k.Timeout <= 0 {
@@ -361,6 +427,56 @@ func (c *Config) validateKeycloak() error {
 	}
 	k.CORSOrigins = origins
 	return nil
+}
+
+func (c *Config) validateOIDC() error {
+	o := &c.OIDC
+	for _, r := range []struct{ key, val string }{
+		{"oidc.client_id", o.ClientID}, {"oidc.service", o.Service},
+	} {
+		if strings.TrimSpace(r.val) == "" {
+			return &Error{Key: r.key, Msg: "must not be empty when auth is oidc"}
+		}
+	}
+	if !strings.HasPrefix(o.TokenPath, "/") || o.TokenPath == "/" || strings.HasPrefix(o.TokenPath, "/v2") {
+		return &Error{Key: "oidc.token_path", Msg: fmt.Sprintf("%q must be an absolute path outside /v2, e.g. /auth/token", o.TokenPath)}
+	}
+	if o.TokenTTL < Duration(time.Minute) || o.TokenTTL > Duration(time.Hour) {
+		return &Error{Key: "oidc.token_ttl", Msg: fmt.Sprintf("%s must be between 1m and 1h", o.TokenTTL.D())}
+	}
+	if o.CacheTTL < 0 || o.CacheTTL > Duration(10*time.Minute) {
+		return &Error{Key: "oidc.cache_ttl", Msg: fmt.Sprintf("%s must be between 0 (off) and 10m", o.CacheTTL.D())}
+	}
+	if o.AcceptKeycloakDockerTokens && c.Keycloak.Service == "" {
+		return &Error{Key: "keycloak.service", Msg: "required with oidc.accept_keycloak_docker_tokens: the docker-v2 client id those tokens are for"}
+	}
+	if _, err := c.CompilePolicy(); err != nil {
+		return err
+	}
+	return nil
+}
+
+// CompilePolicy compiles the policy section; an error names the rule at
+// fault as the file writes it.
+func (c *Config) CompilePolicy() (*policy.Policy, error) {
+	p, err := policy.Compile(c.Policy)
+	if err != nil {
+		var pe *policy.Error
+		if errors.As(err, &pe) {
+			return nil, &Error{Key: pe.Key, Msg: pe.Msg}
+		}
+		return nil, &Error{Key: "policy", Msg: err.Error()}
+	}
+	return p, nil
+}
+
+// SigningKeyFile is the token signing key of oidc mode: oidc.signing_key,
+// else the generated one in data_dir.
+func (c *Config) SigningKeyFile() string {
+	if c.OIDC.SigningKey != "" {
+		return c.OIDC.SigningKey
+	}
+	return filepath.Join(c.DataDir, DefaultSigningKeyFile)
 }
 
 // TokenPath returns the token endpoint path with {realm} filled in.

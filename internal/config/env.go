@@ -34,7 +34,7 @@ func (c *Config) settings() []setting {
 		for i := 0; i < t.NumField(); i++ {
 			f := t.Field(i)
 			name := strings.Split(f.Tag.Get("yaml"), ",")[0]
-			if name == "" || name == "-" || name == "distribution" {
+			if name == "" || name == "-" || name == "distribution" || name == "policy" {
 				continue
 			}
 			fv := v.Field(i)
@@ -133,6 +133,9 @@ func (c *Config) Redacted() ([]byte, error) {
 	cp := *c
 	if cp.HTTPSecret != "" {
 		cp.HTTPSecret = redactedValue
+	}
+	if cp.OIDC.ClientSecret != "" {
+		cp.OIDC.ClientSecret = redactedValue
 	}
 	cp.Distribution, _ = redactMap(c.Distribution).(map[string]any)
 	return yaml.Marshal(&cp)

@@ -17,8 +17,10 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/distribution/distribution/v3"
 	"github.com/distribution/distribution/v3/registry/api/errcode"
 	v2 "github.com/distribution/distribution/v3/registry/api/v2"
+	"github.com/distribution/distribution/v3/registry/storage"
 	"github.com/distribution/reference"
 	"github.com/gorilla/mux"
 
@@ -59,6 +61,9 @@ type Registry struct {
 	app    *handlers.App
 	routes *mux.Router
 	driver storagedriver.StorageDriver
+	// names lists repositories for the filtered catalog, read-only on the
+	// same driver as the readiness check.
+	names distribution.Namespace
 }
 
 // New builds the distribution App. distribution panics on many bad settings;
@@ -78,7 +83,11 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Registry, erro
 	if err != nil {
 		return nil, err
 	}
-	return &Registry{app: app, driver: driver, routes: v2.Router()}, nil
+	names, err := storage.NewRegistry(ctx, driver)
+	if err != nil {
+		return nil, fmt.Errorf("storage %s: %w", dcfg.Storage.Type(), err)
+	}
+	return &Registry{app: app, driver: driver, routes: v2.Router(), names: names}, nil
 }
 
 func newApp(ctx context.Context, dcfg *configuration.Configuration) (app *handlers.App, err error) {
@@ -127,6 +136,31 @@ func serveUnmatched(w http.ResponseWriter, req *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusNotFound)
 	_, _ = io.WriteString(w, `{"errors":[{"code":"UNSUPPORTED","message":"no such registry API endpoint"}]}`+"\n")
+}
+
+// catalogBatch is how many names one storage listing returns.
+const catalogBatch = 1000
+
+// Repositories calls fn with each repository name after the name after (all
+// when empty), in lexical order, until fn returns false or none are left.
+func (r *Registry) Repositories(ctx context.Context, after string, fn func(name string) bool) error {
+	buf := make([]string, catalogBatch)
+	for {
+		n, err := r.names.Repositories(ctx, buf, after)
+		for _, name := range buf[:n] {
+			if !fn(name) {
+				return nil
+			}
+		}
+		var notFound storagedriver.PathNotFoundError
+		if errors.Is(err, io.EOF) || errors.As(err, &notFound) || n == 0 {
+			return nil // no repository was ever pushed: an empty list
+		}
+		if err != nil {
+			return fmt.Errorf("listing repositories: %w", err)
+		}
+		after = buf[n-1]
+	}
 }
 
 // StorageCheck is the registry's readiness check, named "storage".

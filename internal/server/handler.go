@@ -39,6 +39,8 @@ type Routes struct {
 	// TokenPath and Token serve the docker token endpoint.
 	TokenPath string
 	Token     http.Handler
+	// Exact are further handlers, each at exactly its path (the JWKS).
+	Exact map[string]http.Handler
 	// AuthPassthrough, when set, receives every other /auth/ request.
 	AuthPassthrough http.Handler
 	Metrics         http.Handler // /metrics
@@ -63,6 +65,9 @@ func NewHandler(rt Routes) http.Handler {
 	}
 	if rt.Token != nil && rt.TokenPath != "" {
 		r.Path(rt.TokenPath).Handler(rt.Token)
+	}
+	for path, h := range rt.Exact {
+		r.Path(path).Handler(h)
 	}
 	if rt.AuthPassthrough != nil {
 		r.PathPrefix("/auth/").Handler(rt.AuthPassthrough)

@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/registry-stack/registry-stack/internal/config"
+	"github.com/registry-stack/registry-stack/internal/policy"
 	"github.com/registry-stack/registry-stack/internal/registry"
 	"github.com/registry-stack/registry-stack/internal/server"
 	"github.com/registry-stack/registry-stack/internal/tokenauth"
@@ -21,7 +22,9 @@ import (
 type Stack struct {
 	Handler  http.Handler
 	registry *registry.Registry
-	stop     []func()
+	// policy is oidc mode's live policy; nil in the other modes.
+	policy *policy.Live
+	stop   []func()
 }
 
 // Options carries what the stack needs beyond its configuration.
@@ -72,12 +75,30 @@ func New(ctx context.Context, cfg *config.Config, o Options) (st *Stack, err err
 		routes.AuthPassthrough = kc.passthrough
 		checks = kc.checks
 	}
+	var oidc *oidcMode
+	if cfg.Auth == config.AuthOIDC {
+		if oidc, err = newOIDCMode(&effective, o.PublicURL, o.Logger); err != nil {
+			return nil, err
+		}
+		for _, f := range oidc.background {
+			s.runUntilClose(ctx, f)
+		}
+		regOpts.AccessController = tokenauth.Name
+		regOpts.AccessControllerParams = map[string]any{tokenauth.OptionsKey: oidc.access}
+		routes.TokenPath, routes.Token = oidc.tokenPath, oidc.token
+		routes.Exact = map[string]http.Handler{JWKSPath: oidc.jwks}
+		checks = oidc.checks
+		s.policy = oidc.policy
+	}
 	reg, err := registry.New(ctx, &effective, regOpts)
 	if err != nil {
 		return nil, err
 	}
 	s.registry = reg
 	routes.Registry = reg
+	if oidc != nil {
+		routes.Registry = oidc.catalog(reg, reg)
+	}
 	routes.Ready = append([]server.Check{reg.StorageCheck()}, checks...)
 	if cfg.UI.Enabled {
 		h, err := newUI(cfg, o)
@@ -88,6 +109,22 @@ func New(ctx context.Context, cfg *config.Config, o Options) (st *Stack, err err
 	}
 	s.Handler = server.NewHandler(routes)
 	return s, nil
+}
+
+// ReloadPolicy compiles cfg's policy and puts it in force at once: a
+// request sees either the old policy or the new one, never a mix. An
+// invalid policy leaves the old one in force and is returned. Outside oidc
+// mode there is no policy and nothing happens.
+func (s *Stack) ReloadPolicy(cfg *config.Config) error {
+	if s.policy == nil {
+		return nil
+	}
+	p, err := cfg.CompilePolicy()
+	if err != nil {
+		return err
+	}
+	s.policy.Swap(p)
+	return nil
 }
 
 // hostFor returns the registry's absolute base URL only when one was

@@ -20,9 +20,13 @@ func newUI(cfg *config.Config, o Options) (http.Handler, error) {
 		Version:       o.Version,
 		Assets:        web.Static(),
 	}
-	if cfg.Auth == config.AuthKeycloak {
+	switch cfg.Auth {
+	case config.AuthKeycloak:
 		uo.TokenPath = cfg.TokenPath()
 		uo.Service = cfg.Keycloak.Service
+	case config.AuthOIDC:
+		uo.TokenPath = cfg.OIDC.TokenPath
+		uo.Service = cfg.OIDC.Service
 	}
 	return ui.New(uo)
 }

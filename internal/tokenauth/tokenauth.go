@@ -80,6 +80,7 @@ type controller struct {
 	service   string
 	audiences []string
 	verifier  *Verifier
+	cache     verified
 }
 
 // New validates o and returns the access controller.
@@ -157,6 +158,10 @@ func (c *controller) Authorized(req *http.Request, access ...auth.Access) (*auth
 // verify checks a registry token: signature, issuer, validity period (by
 // the shared Verifier) and audience.
 func (c *controller) verify(ctx context.Context, raw string) (*token.ClaimSet, error) {
+	now := c.verifier.now()
+	if claims, ok := c.cache.get(raw, now); ok {
+		return claims, nil
+	}
 	var claims token.ClaimSet
 	if err := c.verifier.Verify(ctx, raw, &claims); err != nil {
 		return nil, err
@@ -164,5 +169,6 @@ func (c *controller) verify(ctx context.Context, raw string) (*token.ClaimSet, e
 	if !slices.ContainsFunc(c.audiences, func(a string) bool { return slices.Contains(claims.Audience, a) }) {
 		return nil, fmt.Errorf("%w: intended for audience %q", token.ErrInvalidToken, []string(claims.Audience))
 	}
+	c.cache.put(raw, &claims, now)
 	return &claims, nil
 }

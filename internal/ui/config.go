@@ -23,11 +23,11 @@ func configJSON(o Options) ([]byte, error) {
 	if mode == "" {
 		mode = "none"
 	}
-	if mode != "none" && mode != "keycloak" {
-		return nil, fmt.Errorf("ui: auth mode %q is not one of none, keycloak", mode)
+	if mode != "none" && mode != "keycloak" && mode != "oidc" {
+		return nil, fmt.Errorf("ui: auth mode %q is not one of none, keycloak, oidc", mode)
 	}
-	if mode == "keycloak" && o.TokenPath == "" {
-		return nil, fmt.Errorf("ui: keycloak mode needs the token path")
+	if mode != "none" && o.TokenPath == "" {
+		return nil, fmt.Errorf("ui: %s mode needs the token path", mode)
 	}
 	theme := o.Theme
 	if theme == "" {

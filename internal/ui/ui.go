@@ -18,9 +18,9 @@ type Options struct {
 	PullHost string // host[:port] shown in pull commands; empty = the page's host
 	// DeleteEnabled shows delete controls (storage.delete).
 	DeleteEnabled bool
-	AuthMode      string // "none" or "keycloak"
-	TokenPath     string // the stack's token endpoint path (keycloak mode)
-	Service       string // the token service (keycloak.service)
+	AuthMode      string // "none", "keycloak" or "oidc"
+	TokenPath     string // the stack's token endpoint path (keycloak and oidc modes)
+	Service       string // the token service
 	Theme         string // "auto", "light" or "dark"
 	Version       string
 	Assets        fs.FS // rooted at the static directory: index.html, js/, css/

@@ -33,7 +33,7 @@ async function loadConfig() {
 
 function start(config) {
   const doFetch = (...args) => fetch(...args);
-  const session = config.authMode === 'keycloak' ? new Session({ fetch: doFetch, storage: webStorage('sessionStorage'), tokenPath: config.tokenPath, service: config.service }) : null;
+  const session = config.authMode !== 'none' ? new Session({ fetch: doFetch, storage: webStorage('sessionStorage'), tokenPath: config.tokenPath, service: config.service }) : null;
   const registry = new Registry({ fetch: doFetch, session });
   const main = document.getElementById('main');
   const flashBox = document.getElementById('flash');

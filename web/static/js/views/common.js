@@ -50,7 +50,7 @@ export function problem(ctx, err, what) {
   if (p.action === 'retry') {
     actions.push(h('button', { type: 'button', class: 'btn', onclick: () => ctx.rerender() }, 'Retry'));
   }
-  if (p.action === 'signin' && ctx.config.authMode === 'keycloak') {
+  if (p.action === 'signin' && ctx.config.authMode !== 'none') {
     actions.push(h('button', { type: 'button', class: 'btn btn-primary', onclick: () => ctx.signOut() }, 'Sign in again'));
   }
   if (p.action === 'catalog' || p.action === 'retry') {
