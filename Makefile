@@ -1,9 +1,20 @@
-# The two commands: `make run` starts a full local demo, `make test` runs
-# every test (what CI runs).
-.PHONY: run test build
+# make run     full local demo: Keycloak + registry-stack in keycloak mode
+# make check   quick checks, no root, no Keycloak, no browser: gofmt, go vet,
+#              staticcheck, the Go unit tests, the UI's node tests
+# make race    the Go tests of ./internal/... with the race detector
+# make test    every test, exactly what CI runs (installs what it needs as
+#              root, starts its own Keycloak)
+# make build   the static binary ./registry-stack
+.PHONY: run check race test build
 
 run:
 	scripts/demo.sh
+
+check:
+	scripts/check.sh
+
+race:
+	scripts/check.sh race
 
 test:
 	scripts/test.sh

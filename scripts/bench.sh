@@ -5,42 +5,48 @@
 # pull MB/s of a 256 MiB blob. With KEYCLOAK_URL, KEYCLOAK_ADMIN_USER and
 # KEYCLOAK_ADMIN_PASSWORD set (scripts/keycloak.sh start --env-file), also
 # the token endpoint's latency through the stack vs straight to Keycloak.
+#
+# Needs go and curl (scripts/deps.sh installs curl) and awk (in every
+# Debian base system).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib.sh
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_url() { for _ in $(seq 1 600); do curl -fsS -o /dev/null "$1" 2>/dev/null && return 0; sleep 0.01; done; return 1; }
 rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
+# div A B FORMAT prints A / B with the printf FORMAT (e.g. %.1f).
+div() { awk -v a="$1" -v b="$2" -v f="$3" 'BEGIN { printf f, a / b }'; }
+mib() { div "$(stat -c %s "$1")" 1048576 %.1f; }
+# The start-up times are polled every 10 ms.
+wait_ready() { wait_url "$1" 30 0.01 "$2"; }
 
 echo "== build"
 go build -o "$work/registry-bench" ./cmd/registry-bench
-t0=$(date +%s.%N)
+t0=$(now_ms)
 GOCACHE="$work/gocache" CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$work/registry-stack" ./cmd/registry-stack
-t1=$(date +%s.%N)
-printf 'registry-stack cold build: %.1f s (empty GOCACHE, modules already downloaded)\n' "$(echo "$t1 - $t0" | bc)"
-printf 'registry-stack binary: %.1f MiB (stripped, static)\n' "$(echo "$(stat -c %s "$work/registry-stack") / 1048576" | bc -l)"
-(cd "$work" && mkdir -p distmod && cd distmod && go mod init bench >/dev/null 2>&1 && \
-  go get github.com/distribution/distribution/v3/cmd/registry@v3.1.2 >/dev/null 2>&1 && \
-  CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$work/registry" github.com/distribution/distribution/v3/cmd/registry)
-printf 'distribution registry binary: %.1f MiB\n' "$(echo "$(stat -c %s "$work/registry") / 1048576" | bc -l)"
+echo "registry-stack cold build: $(div $(($(now_ms) - t0)) 1000 %.1f) s (empty GOCACHE, modules already downloaded)"
+echo "registry-stack binary: $(mib "$work/registry-stack") MiB (stripped, static)"
+(cd "$work" && mkdir -p distmod && cd distmod && go mod init bench >/dev/null 2>&1 &&
+	go get github.com/distribution/distribution/v3/cmd/registry@v3.1.2 >/dev/null 2>&1 &&
+	CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$work/registry" github.com/distribution/distribution/v3/cmd/registry)
+echo "distribution registry binary: $(mib "$work/registry") MiB"
 
 echo "== registry-stack"
 port=$(free_port)
-t0=$(date +%s.%N)
+t0=$(now_ms)
 "$work/registry-stack" serve --auth none --listen "127.0.0.1:$port" --data-dir "$work/rs-data" --log-level warn &
 pid=$!
-wait_url "http://127.0.0.1:$port/readyz"
-t1=$(date +%s.%N)
-printf 'start to /readyz=200: %.0f ms\n' "$(echo "($t1 - $t0) * 1000" | bc)"
+wait_ready "http://127.0.0.1:$port/readyz" $pid
+echo "start to /readyz=200: $(($(now_ms) - t0)) ms"
 sleep 2
-echo "idle RSS: $(( $(rss_kib $pid) / 1024 )) MiB"
+echo "idle RSS: $(($(rss_kib $pid) / 1024)) MiB"
 "$work/registry-bench" --url "http://127.0.0.1:$port" --label registry-stack
-kill $pid; wait $pid 2>/dev/null || true
+kill $pid
+wait $pid 2>/dev/null || true
 
 echo "== distribution registry v3.1.2 (standalone)"
 port=$(free_port)
-cat > "$work/config.yml" <<YAML
+cat >"$work/config.yml" <<YAML
 version: 0.1
 log: {level: warn, accesslog: {disabled: true}}
 storage:
@@ -49,30 +55,34 @@ storage:
   delete: {enabled: true}
 http: {addr: 127.0.0.1:$port}
 YAML
-t0=$(date +%s.%N)
+t0=$(now_ms)
 "$work/registry" serve "$work/config.yml" &
 pid=$!
-wait_url "http://127.0.0.1:$port/v2/"
-t1=$(date +%s.%N)
-printf 'start to /v2/=200: %.0f ms\n' "$(echo "($t1 - $t0) * 1000" | bc)"
+wait_ready "http://127.0.0.1:$port/v2/" $pid
+echo "start to /v2/=200: $(($(now_ms) - t0)) ms"
 sleep 2
-echo "idle RSS: $(( $(rss_kib $pid) / 1024 )) MiB"
+echo "idle RSS: $(($(rss_kib $pid) / 1024)) MiB"
 "$work/registry-bench" --url "http://127.0.0.1:$port" --label distribution
-kill $pid; wait $pid 2>/dev/null || true
+kill $pid
+wait $pid 2>/dev/null || true
 
-[ -n "${KEYCLOAK_URL:-}" ] || { echo "(KEYCLOAK_URL unset: token latency not measured)"; exit 0; }
+[ -n "${KEYCLOAK_URL:-}" ] || {
+	echo "(KEYCLOAK_URL unset: token latency not measured)"
+	exit 0
+}
 echo "== token endpoint: through registry-stack vs straight to Keycloak"
 go build -o "$work/token-bench" ./cmd/token-bench
 realm=bench-$RANDOM
 password=bench-$RANDOM-$RANDOM
 "$work/registry-stack" bootstrap --keycloak-url "$KEYCLOAK_URL" --admin-user "$KEYCLOAK_ADMIN_USER" \
-  --admin-password "$KEYCLOAK_ADMIN_PASSWORD" --realm "$realm" --service registry --user bench --password "$password" >/dev/null 2>&1
+	--admin-password "$KEYCLOAK_ADMIN_PASSWORD" --realm "$realm" --service registry --user bench --password "$password" >/dev/null 2>&1
 port=$(free_port)
 "$work/registry-stack" serve --auth keycloak --listen "127.0.0.1:$port" --data-dir "$work/kc-data" --log-level warn \
-  --keycloak-url "$KEYCLOAK_URL" --keycloak-realm "$realm" --keycloak-service registry &
+	--keycloak-url "$KEYCLOAK_URL" --keycloak-realm "$realm" --keycloak-service registry &
 pid=$!
-wait_url "http://127.0.0.1:$port/readyz"
+wait_ready "http://127.0.0.1:$port/readyz" $pid
 TOKEN_BENCH_PASSWORD=$password "$work/token-bench" -user bench -n 200 \
-  -endpoint "stack=http://127.0.0.1:$port/auth/realms/$realm/protocol/docker-v2/auth" \
-  -endpoint "keycloak=$KEYCLOAK_URL/realms/$realm/protocol/docker-v2/auth"
-kill $pid; wait $pid 2>/dev/null || true
+	-endpoint "stack=http://127.0.0.1:$port/auth/realms/$realm/protocol/docker-v2/auth" \
+	-endpoint "keycloak=$KEYCLOAK_URL/realms/$realm/protocol/docker-v2/auth"
+kill $pid
+wait $pid 2>/dev/null || true

@@ -10,25 +10,25 @@ dirs=("$@")
 [ ${#dirs[@]} -gt 0 ] || dirs=(artifacts/stack-logs artifacts/conformance)
 files=()
 for d in "${dirs[@]}"; do
-  [ -d "$d" ] || continue
-  while IFS= read -r -d '' f; do files+=("$f"); done < <(find "$d" -name '*.log' -print0)
+	[ -d "$d" ] || continue
+	while IFS= read -r -d '' f; do files+=("$f"); done < <(find "$d" -name '*.log' -print0)
 done
 if [ ${#files[@]} -eq 0 ]; then
-  echo "check-logs: no stack logs found in ${dirs[*]}" >&2
-  exit 1
+	echo "check-logs: no stack logs found in ${dirs[*]}" >&2
+	exit 1
 fi
 patterns=(
-  'eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.'   # a JWT
-  '(Basic|Bearer) [A-Za-z0-9+/_=.-]{12,}'          # an Authorization value
-  '-Pa55-'                                          # a test user's password
+	'eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.' # a JWT
+	'(Basic|Bearer) [A-Za-z0-9+/_=.-]{12,}'        # an Authorization value
+	'-Pa55-'                                       # a test user's password
 )
 status=0
 for p in "${patterns[@]}"; do
-  if grep -E -l -- "$p" "${files[@]}" >/dev/null 2>&1; then
-    echo "check-logs: credential pattern /$p/ found in:" >&2
-    grep -E -l -- "$p" "${files[@]}" | sed 's/^/  /' >&2
-    status=1
-  fi
+	if grep -E -l -- "$p" "${files[@]}" >/dev/null 2>&1; then
+		echo "check-logs: credential pattern /$p/ found in:" >&2
+		grep -E -l -- "$p" "${files[@]}" | sed 's/^/  /' >&2
+		status=1
+	fi
 done
 lines=$(cat "${files[@]}" | wc -l)
 echo "check-logs: ${#files[@]} log files, $lines lines, no credentials: $([ $status = 0 ] && echo yes || echo NO)"

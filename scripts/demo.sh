@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The full local demo: a real Keycloak (fetched once, started with the
 # docker protocol) unless one is given, the demo realm, client and user
-# bootstrapped, and registry-stack in keycloak mode in front of it.
+# created by `registry-stack bootstrap`, and registry-stack in keycloak mode
+# in front of it. (configs/keycloak/registry-stack-realm.json is the same
+# realm for configs/compose.yaml, which imports it instead.)
 #
 #   scripts/demo.sh                       # everything local
 #   KEYCLOAK_URL=https://kc.example.com KEYCLOAK_ADMIN_USER=admin \
@@ -25,21 +27,21 @@ echo "demo: building registry-stack"
 go build -o "$bin" ./cmd/registry-stack
 
 if [ -z "${KEYCLOAK_URL:-}" ]; then
-  env_file=$data_dir/keycloak.env
-  scripts/keycloak.sh fetch
-  scripts/keycloak.sh start --import-realm --env-file "$env_file"
-  trap 'scripts/keycloak.sh stop --env-file "$env_file" || true' EXIT
-  set -a
-  # shellcheck source=/dev/null
-  . "$env_file"
-  set +a
+	env_file=$data_dir/keycloak.env
+	scripts/keycloak.sh fetch
+	scripts/keycloak.sh start --env-file "$env_file"
+	trap 'scripts/keycloak.sh stop --env-file "$env_file" || true' EXIT
+	set -a
+	# shellcheck source=/dev/null
+	. "$env_file"
+	set +a
 fi
 
 # Idempotent: creates only what is missing (realm, docker-v2 client with its
 # mapper, the demo user), so it also prepares an existing Keycloak.
 "$bin" bootstrap --keycloak-url "$KEYCLOAK_URL" \
-  --admin-user "${KEYCLOAK_ADMIN_USER:-admin}" --admin-password "${KEYCLOAK_ADMIN_PASSWORD:-admin}" \
-  --realm "$realm" --service "$service" --user "$user" --password "$password" >/dev/null
+	--admin-user "${KEYCLOAK_ADMIN_USER:-admin}" --admin-password "${KEYCLOAK_ADMIN_PASSWORD:-admin}" \
+	--realm "$realm" --service "$service" --user "$user" --password "$password" >/dev/null
 
 port=${listen##*:}
 cat <<MSG
@@ -54,4 +56,4 @@ cat <<MSG
 
 MSG
 "$bin" serve --auth keycloak --listen "$listen" --public-url "http://localhost:$port" --data-dir "$data_dir" \
-  --keycloak-url "$KEYCLOAK_URL" --keycloak-realm "$realm" --keycloak-service "$service"
+	--keycloak-url "$KEYCLOAK_URL" --keycloak-realm "$realm" --keycloak-service "$service"

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Installs what the tests need on a fresh Debian machine: Chromium, skopeo,
-# Maven (which brings a Java runtime for Keycloak), Node.js, curl
-# (apt), then Go modules and staticcheck. Safe to run again: it skips what is there.
+# Installs what the tests, the demo and scripts/bench.sh need on a fresh
+# Debian machine: Chromium, skopeo, unzip, curl, Maven (which brings a Java
+# runtime for Keycloak), Node.js and awk (apt), then the Go modules and
+# staticcheck (GOPATH/bin). Safe to run again: it skips what is there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib.sh
 
 need=()
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
@@ -12,18 +14,16 @@ command -v unzip >/dev/null 2>&1 || need+=(unzip)
 command -v curl >/dev/null 2>&1 || need+=(curl ca-certificates)
 command -v mvn >/dev/null 2>&1 || need+=(maven)
 command -v node >/dev/null 2>&1 || need+=(nodejs)
+command -v awk >/dev/null 2>&1 || need+=(mawk)
 if ((${#need[@]})); then
-  if [ "$(id -u)" != 0 ]; then
-    echo "deps: missing ${need[*]}; install them (sudo apt-get install ${need[*]}) or run as root" >&2
-    exit 1
-  fi
-  echo "deps: apt-get install ${need[*]}"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+	if [ "$(id -u)" != 0 ]; then
+		echo "deps: missing ${need[*]}; install them (sudo apt-get install ${need[*]}) or run as root" >&2
+		exit 1
+	fi
+	echo "deps: apt-get install ${need[*]}"
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 
 go mod download
-if ! command -v staticcheck >/dev/null 2>&1 && [ ! -x "$(go env GOPATH)/bin/staticcheck" ]; then
-  echo "deps: go install staticcheck"
-  go install honnef.co/go/tools/cmd/staticcheck@v0.8.2
-fi
+staticcheck_bin >/dev/null

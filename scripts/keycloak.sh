@@ -3,33 +3,38 @@
 # enabled) for development, tests and demos of registry-stack.
 #
 #   scripts/keycloak.sh fetch
-#   scripts/keycloak.sh start [--port N] [--env-file PATH] [--import-realm]
-#                             [--features LIST] [--timeout SECONDS]
+#   scripts/keycloak.sh start [--port N] [--env-file PATH] [--features LIST]
+#                             [--timeout SECONDS]
 #   scripts/keycloak.sh stop  --env-file PATH | --pid PID
 #   scripts/keycloak.sh pause  --env-file PATH   (stop, keep data)
 #   scripts/keycloak.sh resume --env-file PATH   (start again, same port and data)
 #
 # Environment:
 #   KEYCLOAK_VERSION        distribution version (default 26.7.3)
-#   REGISTRY_STACK_CACHE    cache root (default $HOME/.cache/registry-stack);
-#                           the distribution lives in <cache>/keycloak
+#   XDG_CACHE_HOME          the distribution lives in
+#                           ${XDG_CACHE_HOME:-$HOME/.cache}/registry-stack/keycloak
 #   KEYCLOAK_PORT           HTTP port (default: a free port)
 #   KEYCLOAK_FEATURES       value for --features (default docker; empty = none)
 #   KEYCLOAK_START_TIMEOUT  seconds to wait for readiness (default 300)
 #   KC_BOOTSTRAP_ADMIN_USERNAME / KC_BOOTSTRAP_ADMIN_PASSWORD (default admin/admin)
 #   JAVA_HOME               Java 17+ to run Keycloak with (default: java on PATH)
 #
-# `start --import-realm` copies configs/keycloak/*.json into the instance's
-# data/import/ directory, which is where `kc.sh --import-realm` reads from.
+# Realms, clients and users are created with `registry-stack bootstrap`
+# (see scripts/demo.sh); configs/keycloak/*.json is the same demo realm for
+# configs/compose.yaml, which imports it.
+#
 # Each instance runs from its own copy of the distribution (its own data and
 # build state) under <cache>/keycloak/instances/, so parallel runs don't
 # collide; `stop` removes that copy.
 set -euo pipefail
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-REPO_DIR="$(cd "$SCRIPT_DIR/.." && pwd)"
+# shellcheck source=scripts/lib.sh
+. "$SCRIPT_DIR/lib.sh"
+# The one Keycloak version pin: configs/compose.yaml runs the same tag
+# (scripts/check.sh lint fails when they differ).
 KEYCLOAK_VERSION="${KEYCLOAK_VERSION:-26.7.3}"
-CACHE_DIR="${REGISTRY_STACK_CACHE:-${HOME:-/root}/.cache/registry-stack}/keycloak"
+CACHE_DIR="$CACHE_ROOT/keycloak"
 DIST_ZIP="$CACHE_DIR/keycloak-quarkus-dist-$KEYCLOAK_VERSION.zip"
 DIST_DIR="$CACHE_DIR/keycloak-$KEYCLOAK_VERSION"
 
@@ -42,12 +47,6 @@ usage() {
 	# The header comment (up to the first non-comment line) is the help text.
 	awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "${BASH_SOURCE[0]}" >&2
 	exit "${1:-2}"
-}
-
-now_ms() { date +%s%3N; }
-elapsed() { # start_ms -> "12.3s"
-	local d=$(($(now_ms) - $1))
-	printf '%d.%ds' $((d / 1000)) $(((d % 1000) / 100))
 }
 
 # java_major prints the major version of the given java binary (8 for 1.8).
@@ -129,20 +128,6 @@ cmd_fetch() {
 	echo "keycloak.sh: fetch took $(elapsed "$t0") ($DIST_DIR)"
 }
 
-port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-
-free_port() {
-	local p
-	for _ in $(seq 1 100); do
-		p=$((20000 + RANDOM % 20000))
-		port_in_use "$p" || {
-			echo "$p"
-			return
-		}
-	done
-	die "no free TCP port found on 127.0.0.1"
-}
-
 # launch runs kc.sh from an instance directory and waits until the realm
 # endpoint answers; it sets LAUNCHED_PID. On failure it stops what it
 # started and removes the instance unless KEEP_INSTANCE=true.
@@ -155,43 +140,49 @@ launch() {
 	nohup "$inst/bin/kc.sh" "$@" >>"$log_file" 2>&1 </dev/null &
 	local pid=$!
 
-	local url="http://127.0.0.1:$port" deadline=$((SECONDS + timeout)) code
-	while :; do
-		if ! kill -0 "$pid" 2>/dev/null; then
-			tail -n 60 "$log_file" >&2 || true
-			[[ "${KEEP_INSTANCE:-false}" == true ]] || rm -rf "$inst"
-			die "Keycloak exited during startup (pid $pid); see $log_file"
-		fi
-		code="$(curl -s -o /dev/null -m 5 -w '%{http_code}' "$url/realms/master" || true)"
-		[[ "$code" == 200 ]] && break
-		if ((SECONDS >= deadline)); then
-			tail -n 60 "$log_file" >&2 || true
-			stop_pid "$pid"
-			[[ "${KEEP_INSTANCE:-false}" == true ]] || rm -rf "$inst"
-			die "Keycloak not ready at $url/realms/master within ${timeout}s (last HTTP status: ${code:-none}); see $log_file"
-		fi
-		sleep 1
-	done
+	local url="http://127.0.0.1:$port/realms/master" rc=0
+	wait_url "$url" "$timeout" 1 "$pid" || rc=$?
+	if ((rc != 0)); then
+		tail -n 60 "$log_file" >&2 || true
+		((rc == 2)) || stop_pid "$pid"
+		[[ "${KEEP_INSTANCE:-false}" == true ]] || rm -rf "$inst"
+		((rc == 2)) && die "Keycloak exited during startup (pid $pid); see $log_file"
+		die "Keycloak not ready at $url within ${timeout}s (last HTTP status: ${HTTP_STATUS:-none}); see $log_file"
+	fi
 	LAUNCHED_PID=$pid
 }
 
 cmd_start() {
-	local port="${KEYCLOAK_PORT:-}" env_file="" import=false
+	local port="${KEYCLOAK_PORT:-}" env_file=""
 	local features="${KEYCLOAK_FEATURES-docker}" timeout="${KEYCLOAK_START_TIMEOUT:-300}"
 	while (($#)); do
 		case "$1" in
-		--port) port="${2:?--port needs a value}"; shift 2 ;;
-		--env-file) env_file="${2:?--env-file needs a value}"; shift 2 ;;
-		--import-realm) import=true; shift ;;
-		--features) features="${2?--features needs a value}"; shift 2 ;;
-		--timeout) timeout="${2:?--timeout needs a value}"; shift 2 ;;
-		*) echo "keycloak.sh: unknown start option: $1" >&2; usage ;;
+		--port)
+			port="${2:?--port needs a value}"
+			shift 2
+			;;
+		--env-file)
+			env_file="${2:?--env-file needs a value}"
+			shift 2
+			;;
+		--features)
+			features="${2?--features needs a value}"
+			shift 2
+			;;
+		--timeout)
+			timeout="${2:?--timeout needs a value}"
+			shift 2
+			;;
+		*)
+			echo "keycloak.sh: unknown start option: $1" >&2
+			usage
+			;;
 		esac
 	done
 
 	cmd_fetch
 	pick_java
-	[[ -n "$port" ]] || port="$(free_port)"
+	[[ -n "$port" ]] || port="$(free_port)" || die "no free TCP port found on 127.0.0.1"
 	port_in_use "$port" && die "port $port on 127.0.0.1 is already in use"
 
 	local t0 inst log_file
@@ -199,24 +190,13 @@ cmd_start() {
 	inst="$CACHE_DIR/instances/$KEYCLOAK_VERSION-port$port"
 	log_file="$CACHE_DIR/logs/keycloak-port$port.log"
 	mkdir -p "$CACHE_DIR/instances" "$CACHE_DIR/logs"
-	# A fresh copy per start: clean dev database (so --import-realm always
-	# applies) and no shared build state between instances with other features.
+	# A fresh copy per start: clean dev database and no shared build state
+	# between instances with other features.
 	rm -rf "$inst"
 	cp -a "$DIST_DIR" "$inst"
 
 	local args=(start-dev "--http-port=$port" --http-host=127.0.0.1)
 	[[ -n "$features" ]] && args+=("--features=$features")
-	if $import; then
-		mkdir -p "$inst/data/import"
-		local f n=0
-		for f in "$REPO_DIR"/configs/keycloak/*.json; do
-			[[ -e "$f" ]] || continue
-			cp "$f" "$inst/data/import/"
-			n=$((n + 1))
-		done
-		((n > 0)) || die "--import-realm: no realm files in $REPO_DIR/configs/keycloak"
-		args+=(--import-realm)
-	fi
 
 	: >"$log_file"
 	launch "$inst" "$port" "$log_file" "$timeout" "${args[@]}"
@@ -290,9 +270,18 @@ cmd_stop() {
 	local env_file="" pid="" inst=""
 	while (($#)); do
 		case "$1" in
-		--env-file) env_file="${2:?--env-file needs a value}"; shift 2 ;;
-		--pid) pid="${2:?--pid needs a value}"; shift 2 ;;
-		*) echo "keycloak.sh: unknown stop option: $1" >&2; usage ;;
+		--env-file)
+			env_file="${2:?--env-file needs a value}"
+			shift 2
+			;;
+		--pid)
+			pid="${2:?--pid needs a value}"
+			shift 2
+			;;
+		*)
+			echo "keycloak.sh: unknown stop option: $1" >&2
+			usage
+			;;
 		esac
 	done
 	if [[ -n "$env_file" ]]; then
@@ -325,11 +314,26 @@ cmd_stop() {
 }
 
 case "${1:-}" in
-fetch) shift; cmd_fetch "$@" ;;
-start) shift; cmd_start "$@" ;;
-stop) shift; cmd_stop "$@" ;;
-pause) shift; cmd_pause "$@" ;;
-resume) shift; cmd_resume "$@" ;;
+fetch)
+	shift
+	cmd_fetch "$@"
+	;;
+start)
+	shift
+	cmd_start "$@"
+	;;
+stop)
+	shift
+	cmd_stop "$@"
+	;;
+pause)
+	shift
+	cmd_pause "$@"
+	;;
+resume)
+	shift
+	cmd_resume "$@"
+	;;
 -h | --help | help) usage 0 ;;
 *) usage ;;
 esac
