@@ -211,3 +211,60 @@ test('tagDetails: image size and created date, index over its platforms', async 
   assert.equal(multi.size, 1100 + 2100);
   assert.equal(multi.created, '2024-03-01T00:00:00Z');
 });
+
+/** jwtStack: a token endpoint issuing JWTs that grant each requested action in allowed (per repository), or opaque tokens. */
+function jwtStack(allowed, { opaque = false, scopedStatus = 200 } = {}) {
+  const b64url = (o) => Buffer.from(JSON.stringify(o)).toString('base64url');
+  return fakeFetch((url) => {
+    assert.equal(url.pathname, TOKEN_PATH, 'deleteGrant talks to the token endpoint only');
+    const scope = url.searchParams.get('scope') || '';
+    if (scope && scopedStatus !== 200) return response(scopedStatus, { errors: [{ code: 'UNAVAILABLE', message: 'down' }] });
+    if (opaque) return response(200, { token: `T[${scope}]`, expires_in: 300 });
+    const [type, name, actions = ''] = scope.split(':');
+    const granted = actions.split(',').filter((a) => (allowed[name] || []).includes(a));
+    const access = granted.length ? [{ type, name, actions: granted }] : [];
+    return response(200, { token: `${b64url({ alg: 'ES256' })}.${b64url({ access })}.sig`, expires_in: 300 });
+  });
+}
+
+test('deleteGrant reads the delete token the way deleteManifest gets it', async () => {
+  const fetch = jwtStack({ 'team-a/app': ['pull', 'delete'], 'team-a/ro': ['pull'] });
+  const session = new Session({ fetch, storage: new MemoryStorage(), tokenPath: TOKEN_PATH, service: 'registry' });
+  await session.signIn('alice', 'pw');
+  const registry = new Registry({ fetch, session });
+  assert.equal(await registry.deleteGrant('team-a/app'), true);
+  assert.equal(await registry.deleteGrant('team-a/ro'), false, 'pull only: a partial grant');
+  assert.equal(await registry.deleteGrant('team-b/x'), false, 'nothing granted');
+  const scopes = fetch.calls.map((c) => c.query.get('scope'));
+  assert.deepEqual(scopes, [null, 'repository:team-a/app:pull,delete', 'repository:team-a/ro:pull,delete', 'repository:team-b/x:pull,delete']);
+  assert.equal(await registry.deleteGrant('team-a/app'), true);
+  assert.equal(fetch.calls.length, 4, 'answered from the cached token');
+  await session.token('repository:team-a/app:pull,delete'); // what deleteManifest asks for first
+  assert.equal(fetch.calls.length, 4, 'the same cache entry a delete uses');
+});
+
+test('deleteGrant is null when the token cannot say', async (t) => {
+  await t.test('opaque tokens', async () => {
+    const fetch = jwtStack({}, { opaque: true });
+    const session = new Session({ fetch, storage: new MemoryStorage(), tokenPath: TOKEN_PATH, service: 'registry' });
+    await session.signIn('alice', 'pw');
+    assert.equal(await new Registry({ fetch, session }).deleteGrant('a'), null);
+  });
+  await t.test('token endpoint failing', async () => {
+    const fetch = jwtStack({}, { scopedStatus: 503 });
+    const session = new Session({ fetch, storage: new MemoryStorage(), tokenPath: TOKEN_PATH, service: 'registry' });
+    await session.signIn('alice', 'pw');
+    assert.equal(await new Registry({ fetch, session }).deleteGrant('a'), null);
+  });
+  await t.test('signed out', async () => {
+    const fetch = jwtStack({});
+    const session = new Session({ fetch, storage: new MemoryStorage(), tokenPath: TOKEN_PATH, service: 'registry' });
+    assert.equal(await new Registry({ fetch, session }).deleteGrant('a'), null);
+    assert.equal(fetch.calls.length, 0);
+  });
+  await t.test('no session (auth none)', async () => {
+    const fetch = jwtStack({});
+    assert.equal(await new Registry({ fetch }).deleteGrant('a'), null);
+    assert.equal(fetch.calls.length, 0);
+  });
+});

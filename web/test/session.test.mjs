@@ -129,3 +129,29 @@ test('a token request in flight across sign-out and sign-in never fills the new 
   assert.notEqual(fresh, 'tok-1', "bob does not get alice's token from the cache");
   assert.equal(fetch.calls.filter((c) => c.query.get('scope')).length, 2, 'bob asked for his own token');
 });
+
+test('signInToken: the sign-in check token, cached, asked again with the account after a reload', async () => {
+  let now = 1_000_000;
+  const fetch = tokenEndpoint();
+  const storage = new MemoryStorage();
+  const s = new Session({ fetch, storage, tokenPath: TOKEN_PATH, service: 'registry', now: () => now });
+  assert.equal(await s.signInToken(), null, 'signed out: none');
+  await s.signIn('alice', 'secret');
+  assert.equal(await s.signInToken(), 'tok-1-none', 'the token sign-in got');
+  assert.equal(fetch.calls.length, 1, 'no second request');
+
+  // A reload: a new Session over the same tab storage has no tokens yet.
+  const reloaded = new Session({ fetch, storage, tokenPath: TOKEN_PATH, service: 'registry', now: () => now });
+  assert.equal(await reloaded.signInToken(), 'tok-2-none');
+  const again = fetch.calls[1];
+  assert.equal(again.query.get('scope'), null, 'no scope, as at sign-in');
+  assert.equal(again.query.get('account'), 'alice', 'with the account, as at sign-in');
+  assert.equal(again.query.get('service'), 'registry');
+  await reloaded.token('repository:a:pull');
+  assert.equal(fetch.calls[2].query.get('account'), null, 'scoped requests carry no account');
+
+  now += 280_000;
+  assert.equal(await s.signInToken(), 'tok-4-none', 'refreshed after expiry');
+  s.signOut();
+  assert.equal(await s.signInToken(), null);
+});

@@ -4,6 +4,7 @@
 
 import { clear, h, icon } from './dom.js';
 import { ApiError } from './lib/apierror.js';
+import { identityOf } from './lib/jwt.js';
 import { parseRoute } from './lib/route.js';
 import { Registry } from './registry.js';
 import { Session } from './session.js';
@@ -11,6 +12,7 @@ import { webStorage } from './storage.js';
 import { changeTheme, themeChoice } from './theme.js';
 import { catalogView } from './views/catalog.js';
 import { problem } from './views/common.js';
+import { identityMenu } from './views/identity.js';
 import { manifestView } from './views/manifest.js';
 import { notFoundView } from './views/notfound.js';
 import { repositoryView } from './views/repository.js';
@@ -62,13 +64,38 @@ function start(config) {
   );
   document.getElementById('version').textContent = config.version ? `registry-stack ${config.version}` : 'registry-stack';
 
+  // The user box is rebuilt only when the user changes; navigating closes
+  // the identity panel. With an rs_identity claim in the sign-in token
+  // (auth mode oidc) the name opens a panel of groups and roles; without
+  // one (keycloak mode) it stays plain text.
+  let shownUser = '';
+  let shownFor = 0; // bumped each time the box is rebuilt
+  let menu = null;
   const showUser = () => {
+    const user = session && session.signedIn ? session.user : '';
+    if (user && user === shownUser) {
+      if (menu) menu.close();
+      return;
+    }
+    shownUser = user;
+    menu = null;
+    const mine = ++shownFor;
     clear(userBox);
-    if (!session || !session.signedIn) return;
+    if (!user) return;
+    const name = h('strong', { 'data-user': true }, user);
     userBox.append(
       h('span', { class: 'muted' }, 'Signed in as '),
-      h('strong', { 'data-user': true }, session.user),
+      name,
       h('button', { type: 'button', class: 'btn btn-small', id: 'signout', onclick: signOut }, 'Sign out'),
+    );
+    session.signInToken().then(
+      (token) => {
+        const id = identityOf(token);
+        if (mine !== shownFor || !id || id.anonymous) return;
+        menu = identityMenu(user, id);
+        name.replaceWith(menu.element);
+      },
+      () => {}, // the views report failing credentials; the name stays plain
     );
   };
 

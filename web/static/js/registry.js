@@ -6,6 +6,7 @@
 import { ApiError, firstError } from './lib/apierror.js';
 import { bearerChallenge } from './lib/challenge.js';
 import { nextLast } from './lib/link.js';
+import { grants } from './lib/jwt.js';
 import { ACCEPT, MT } from './lib/manifest.js';
 import { kindForStatus } from './lib/problem.js';
 import { mergeScopes, scopeForRequest } from './lib/scope.js';
@@ -32,13 +33,19 @@ export class Registry {
     }
   }
 
+  /** #token is the session's (cached) token for scope; null without a session, sign-in or scope. */
+  async #token(scope) {
+    const s = this.#session;
+    return s && s.signedIn && scope ? s.token(scope) : null;
+  }
+
   /** request performs one API call and returns the Response, or throws ApiError. */
   async request(path, { method = 'GET', accept = '', signal } = {}) {
     const opts = { method, accept, signal };
     const s = this.#session;
     const predicted = scopeForRequest(method, path);
     let scope = predicted;
-    let token = s && s.signedIn && scope ? await s.token(scope) : null;
+    let token = await this.#token(scope);
     let res = await this.#send(path, opts, token);
     if (res.status === 401 && s && s.signedIn) {
       const ch = bearerChallenge(res.headers.get('WWW-Authenticate'));
@@ -133,6 +140,25 @@ export class Registry {
       if (err && err.name === 'AbortError') throw err;
       return [];
     }
+  }
+
+  /**
+   * deleteGrant tells whether the signed-in user may delete name's
+   * manifests, as far as the UI can tell: it takes the token deleteManifest
+   * would send first (same scope, same session cache, so no extra request
+   * once cached) and reads what its `access` claim grants. true or false
+   * when the token says; null when it cannot (auth mode none, a token that
+   * is not a JWT or has no `access` claim, a failed token request): the
+   * registry decides then, as it always does.
+   */
+  async deleteGrant(name) {
+    let token;
+    try {
+      token = await this.#token(scopeForRequest('DELETE', `/v2/${name}/manifests/`));
+    } catch {
+      return null;
+    }
+    return token ? grants(token, 'repository', name, 'delete') : null;
   }
 
   async deleteManifest(name, digest) {

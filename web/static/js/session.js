@@ -79,11 +79,13 @@ export class Session {
    */
   async signIn(user, password) {
     const auth = basicAuth(user, password);
-    await this.#request(auth, '', this.#service, user);
+    const { token, expiresIn } = await this.#request(auth, '', this.#service, user);
     this.#generation++;
     this.#tokens.clear();
     this.#pending.clear();
     this.#save({ user, auth });
+    // Kept like any other token: signInToken() reads it without asking again.
+    this.#tokens.set(`${this.#service} `, { token, expiresAt: expiry(this.#now(), expiresIn) });
   }
 
   signOut() {
@@ -103,6 +105,16 @@ export class Session {
     this.#tokens.delete(scope);
   }
 
+  /**
+   * signInToken is the token without scope that sign-in checks the
+   * credentials with: it says who the token endpoint takes the user for.
+   * Cached like the others (and asked for again once expired or after a
+   * reload); null when signed out.
+   */
+  signInToken() {
+    return this.token('');
+  }
+
   /** token returns a token for scope, cached until shortly before it expires; null when signed out. */
   async token(scope, service = this.#service) {
     const creds = this.#load();
@@ -114,7 +126,7 @@ export class Session {
     // A request started for one user must not fill the cache of the next:
     // sign-in and sign-out move to a new generation.
     const generation = this.#generation;
-    const p = this.#request(creds.auth, scope, service, '')
+    const p = this.#request(creds.auth, scope, service, scope ? '' : creds.user)
       .then(({ token, expiresIn }) => {
         if (generation !== this.#generation) return null;
         this.#tokens.set(key, { token, expiresAt: expiry(this.#now(), expiresIn) });

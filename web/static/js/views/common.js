@@ -132,6 +132,16 @@ export function dateTime(value) {
   return h('time', { datetime: value, title: relativeTime(value, Date.now()) }, formatDate(value));
 }
 
+/**
+ * mayDelete resolves to whether to offer deleting name's manifests: only
+ * when the registry allows deletes and the user's delete token does not
+ * deny it (a token that does not say leaves the decision to the registry).
+ */
+export async function mayDelete(ctx, name) {
+  if (!ctx.config.deleteEnabled) return false;
+  return (await ctx.registry.deleteGrant(name)) !== false;
+}
+
 export function pullHost(ctx) {
   return ctx.config.pullHost || location.host;
 }

@@ -10,7 +10,7 @@ import { dockerfile, formatCommand, parseConfig } from '../lib/imageconfig.js';
 import { layerTypeLabel, summarize } from '../lib/manifest.js';
 import { describe } from '../lib/problem.js';
 import { pathFor, reference } from '../lib/route.js';
-import { breadcrumb, command, confirm, copyButton, dateTime, dl, loading, problem, pullHost, table } from './common.js';
+import { breadcrumb, command, confirm, copyButton, dateTime, dl, loading, mayDelete, problem, pullHost, table } from './common.js';
 
 export function manifestView(ctx, route) {
   const { name } = route;
@@ -22,8 +22,12 @@ export function manifestView(ctx, route) {
 
   const section = (title, ...content) => h('section', { class: 'card', 'aria-label': title }, h('h2', {}, title), ...content);
 
+  // Asked in parallel with the manifest: the delete button is offered only when the user may delete.
+  const deletable = mayDelete(ctx, name);
+
   async function run() {
     const m = await ctx.registry.manifest(name, ref, { signal: ctx.signal });
+    const canDelete = await deletable;
     const s = summarize(m);
     const parts = [];
     const host = pullHost(ctx);
@@ -40,7 +44,7 @@ export function manifestView(ctx, route) {
           ['Subject', s.subject ? link(pathFor({ view: 'manifest', name, digest: s.subject.digest }), shortDigest(s.subject.digest)) : ''],
           ['Pull', command(pullCommand(host, name, pullRef))],
         ]),
-        ctx.config.deleteEnabled ? h('div', { class: 'actions' }, deleteButton(s.digest)) : null,
+        canDelete ? h('div', { class: 'actions' }, deleteButton(s.digest)) : null,
       ),
     );
 

@@ -11,8 +11,9 @@ import { copyButton, dateTime, loading, markRows, pullHost } from './common.js';
 
 /**
  * tagTable shows name's tags with details from loader. selection (or
- * null when deleting is off) supplies the checkboxes and hears of every
- * render. status is the line above the table.
+ * null when deleting is off or not allowed; setSelection can bring it
+ * later) supplies the checkboxes and hears of every render. status is the
+ * line above the table.
  */
 export function tagTable(ctx, { name, loader, selection, status, filter, digests }) {
   const state = { tags: [], filter, digests, sort: { key: 'tag', dir: 'desc' } };
@@ -142,6 +143,13 @@ export function tagTable(ctx, { name, loader, selection, status, filter, digests
     setFilter(q) {
       state.filter = q;
       render();
+    },
+    /** setSelection adds the checkboxes of selection, redrawing rows already shown. */
+    setSelection(sel) {
+      selection = sel;
+      if (!sel) return;
+      sel.attach(element);
+      if (state.tags.length) render();
     },
     showDigests(on) {
       state.digests = on;
