@@ -63,35 +63,15 @@ func runBootstrap(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		}
 	}
 
-	var missing []string
-	for _, m := range []struct{ flag, val string }{
-		{"--keycloak-url", opts.KeycloakURL},
-		{"--admin-user", opts.AdminUser},
-		{"--admin-password", opts.AdminPassword},
-		{"--realm", opts.Realm},
-		{"--service", opts.Service},
-	} {
-		if strings.TrimSpace(m.val) == "" {
-			missing = append(missing, m.flag)
-		}
-	}
-	if len(missing) > 0 {
-		return usageErr("missing %s", strings.Join(missing, ", "))
-	}
-	if (opts.User == "") != (opts.Password == "") {
-		return usageErr("--user and --password must be given together")
-	}
-	if opts.Timeout <= 0 {
-		return usageErr("--timeout must be positive, got %s", opts.Timeout)
-	}
-
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	// bootstrap checks the options (missing flags, --user with --password,
+	// the URL, the timeout); its errors name the flags.
 	res, err := bootstrap.Run(ctx, opts, log)
+	if errors.Is(err, bootstrap.ErrInvalidOptions) {
+		return usageErr("%v", err)
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "registry-stack bootstrap: %v\n", err)
-		if errors.Is(err, bootstrap.ErrInvalidOptions) {
-			return exitUsage
-		}
 		return exitFailure
 	}
 

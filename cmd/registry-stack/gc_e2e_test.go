@@ -11,7 +11,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
-	"github.com/registry-stack/registry-stack/internal/stacktest"
+	"github.com/registry-stack/registry-stack/internal/clientscenarios"
+	"github.com/registry-stack/registry-stack/internal/stackrun"
 )
 
 // TestGarbageCollect: deleting an image only unlinks it; garbage-collect
@@ -20,23 +21,23 @@ import (
 func TestGarbageCollect(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	st := stacktest.Start(t, nil)
+	st := stackrun.Start(t, nil)
 	reg, _ := name.NewRegistry(st.Addr, name.Insecure)
-	keep := stacktest.PushPullImage(t, ctx, reg.Repo("gc", "app").Tag("keep"))
-	stacktest.PushPullImage(t, ctx, reg.Repo("gc", "app").Tag("drop"))
-	stacktest.DeleteByDigest(t, ctx, reg.Repo("gc", "app").Tag("drop"))
+	keep := clientscenarios.PushPullImage(t, ctx, reg.Repo("gc", "app").Tag("keep"))
+	clientscenarios.PushPullImage(t, ctx, reg.Repo("gc", "app").Tag("drop"))
+	clientscenarios.DeleteByDigest(t, ctx, reg.Repo("gc", "app").Tag("drop"))
 
-	code, _, stderr := stacktest.RunCLI(t, nil, "garbage-collect", "--data-dir", st.DataDir)
+	code, _, stderr := stackrun.RunCLI(t, nil, "garbage-collect", "--data-dir", st.DataDir)
 	if code != 1 || !strings.Contains(stderr, "server is running on this data dir") {
 		t.Errorf("garbage-collect while serving: exit %d, stderr %q; want 1 and a refusal", code, stderr)
 	}
 
 	st.Stop(t)
-	code, out, stderr := stacktest.RunCLI(t, nil, "garbage-collect", "--data-dir", st.DataDir, "--dry-run")
+	code, out, stderr := stackrun.RunCLI(t, nil, "garbage-collect", "--data-dir", st.DataDir, "--dry-run")
 	if code != 0 || !strings.Contains(out, "dry run: nothing removed") {
 		t.Fatalf("dry run: exit %d\n%s%s", code, out, stderr)
 	}
-	code, out, stderr = stacktest.RunCLI(t, nil, "garbage-collect", "--data-dir", st.DataDir)
+	code, out, stderr = stackrun.RunCLI(t, nil, "garbage-collect", "--data-dir", st.DataDir)
 	if code != 0 {
 		t.Fatalf("garbage-collect: exit %d\n%s%s", code, out, stderr)
 	}
@@ -51,7 +52,7 @@ func TestGarbageCollect(t *testing.T) {
 	t.Logf("garbage-collect:\n%s", out)
 
 	// What is still tagged is intact after a restart on the same data.
-	st2 := stacktest.Start(t, nil, "--data-dir", st.DataDir)
+	st2 := stackrun.Start(t, nil, "--data-dir", st.DataDir)
 	reg2, _ := name.NewRegistry(st2.Addr, name.Insecure)
 	img, err := remote.Image(reg2.Repo("gc", "app").Tag("keep"), remote.WithContext(ctx))
 	if err != nil {

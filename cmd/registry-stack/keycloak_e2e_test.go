@@ -25,17 +25,21 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 
-	"github.com/registry-stack/registry-stack/internal/stacktest"
+	"github.com/registry-stack/registry-stack/internal/clientscenarios"
+	"github.com/registry-stack/registry-stack/internal/dockertoken"
+	"github.com/registry-stack/registry-stack/internal/keycloaktest"
+	"github.com/registry-stack/registry-stack/internal/stackrun"
+	"github.com/registry-stack/registry-stack/internal/testenv"
 )
 
 // keycloakStack starts a realm and a stack in keycloak mode against it, and
 // checks at the end that the stack's logs hold neither the password nor any
 // token handed out in the test.
-func keycloakStack(t *testing.T, prefix string, extra ...string) (stacktest.Realm, *stacktest.Stack) {
+func keycloakStack(t *testing.T, prefix string, extra ...string) (keycloaktest.Realm, *stackrun.Stack) {
 	t.Helper()
-	kc := stacktest.RequireKeycloak(t)
-	realm := stacktest.NewRealm(t, kc, prefix)
-	st := stacktest.Start(t, nil, append(realm.StackArgs(), extra...)...)
+	kc := keycloaktest.Require(t)
+	realm := keycloaktest.NewRealm(t, kc, prefix)
+	st := stackrun.Start(t, nil, append(realm.StackArgs(), extra...)...)
 	t.Cleanup(func() {
 		logs := st.Logs()
 		if strings.Contains(logs, realm.Password) {
@@ -48,7 +52,7 @@ func keycloakStack(t *testing.T, prefix string, extra ...string) (stacktest.Real
 	return realm, st
 }
 
-func basic(r stacktest.Realm) remote.Option {
+func basic(r keycloaktest.Realm) remote.Option {
 	return remote.WithAuth(&authn.Basic{Username: r.User, Password: r.Password})
 }
 
@@ -59,12 +63,12 @@ func TestKeycloakClients(t *testing.T) {
 	reg, _ := name.NewRegistry(st.Addr, name.Insecure)
 	app := reg.Repo("team", "app")
 	auth := basic(realm)
-	stacktest.PushPullImage(t, ctx, app.Tag("v1"), auth)
-	stacktest.PushPullImage(t, ctx, app.Tag("v2"), auth)
-	stacktest.PushPullIndex(t, ctx, reg.Repo("team", "multiarch").Tag("1.0"), auth)
-	stacktest.CheckCatalogAndTags(t, ctx, reg, []string{"team/app", "team/multiarch"}, app, []string{"v1", "v2"}, auth)
-	stacktest.DeleteByDigest(t, ctx, app.Tag("v1"), auth)
-	stacktest.CheckCatalogAndTags(t, ctx, reg, []string{"team/app"}, app, []string{"v2"}, auth)
+	clientscenarios.PushPullImage(t, ctx, app.Tag("v1"), auth)
+	clientscenarios.PushPullImage(t, ctx, app.Tag("v2"), auth)
+	clientscenarios.PushPullIndex(t, ctx, reg.Repo("team", "multiarch").Tag("1.0"), auth)
+	clientscenarios.CheckCatalogAndTags(t, ctx, reg, []string{"team/app", "team/multiarch"}, app, []string{"v1", "v2"}, auth)
+	clientscenarios.DeleteByDigest(t, ctx, app.Tag("v1"), auth)
+	clientscenarios.CheckCatalogAndTags(t, ctx, reg, []string{"team/app"}, app, []string{"v2"}, auth)
 
 	t.Run("wrong password writes nothing", func(t *testing.T) {
 		img, _ := random.Image(1024, 1)
@@ -86,14 +90,14 @@ func TestKeycloakClients(t *testing.T) {
 
 func TestKeycloakSkopeo(t *testing.T) {
 	if _, err := exec.LookPath("skopeo"); err != nil {
-		stacktest.Missing(t, "skopeo")
+		testenv.Missing(t, "skopeo")
 	}
 	realm, st := keycloakStack(t, "skopeo")
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	reg, _ := name.NewRegistry(st.Addr, name.Insecure)
 	src := reg.Repo("skopeo", "source").Tag("1")
-	img := stacktest.PushPullImage(t, ctx, src, basic(realm))
+	img := clientscenarios.PushPullImage(t, ctx, src, basic(realm))
 	want, _ := img.Digest()
 	dir := t.TempDir()
 	creds := realm.User + ":" + realm.Password
@@ -203,7 +207,7 @@ func TestTokenEndpointChallenges(t *testing.T) {
 // reason named and not an accident of the setup.
 func TestForgedTokensRefused(t *testing.T) {
 	realm, st := keycloakStack(t, "forged")
-	other := stacktest.NewRealm(t, realm.Keycloak, "other")
+	other := keycloaktest.NewRealm(t, realm.Server, "other")
 
 	// A key the realm trusts (imported into Keycloak), so tokens with any
 	// claims can be made; only the claim checks can refuse them.
@@ -216,8 +220,7 @@ func TestForgedTokensRefused(t *testing.T) {
 	trustedKid := jwksKid(t, realm, &key.PublicKey)
 	stranger, _ := rsa.GenerateKey(rand.Reader, 2048)
 
-	tokenURL := st.URL + realm.TokenPath()
-	real := stacktest.FetchToken(t, tokenURL, realm.Service, realm.User, realm.Password, "repository:team/app:pull")
+	real := realm.StackToken(t, st.URL, "repository:team/app:pull")
 	_, realClaims := splitToken(t, real)
 	issuer := realClaims["iss"].(string)
 	now := time.Now().Unix()
@@ -233,14 +236,7 @@ func TestForgedTokensRefused(t *testing.T) {
 	}
 	pull := func(tok string) int {
 		t.Helper()
-		req, _ := http.NewRequest(http.MethodGet, st.URL+"/v2/team/app/tags/list", nil)
-		req.Header.Set("Authorization", "Bearer "+tok)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		return resp.StatusCode
+		return tagsStatus(t, st, "team/app", tok)
 	}
 	// Controls: the real token and a well-formed one signed with the trusted
 	// imported key are both accepted (404: the repository is empty).
@@ -270,8 +266,8 @@ func TestForgedTokensRefused(t *testing.T) {
 		"wrong issuer":                  sign(t, key, trustedKid, "RS256", claims(func(c map[string]any) { c["iss"] = issuer + "-evil" })),
 		"wrong audience":                sign(t, key, trustedKid, "RS256", claims(func(c map[string]any) { c["aud"] = "another-service" })),
 		"tampered payload":              strings.Join(tampered, "."),
-		"token from another realm":      other.Token(t, other.User, other.Password, "repository:team/app:pull"),
-		"access for another repository": stacktest.FetchToken(t, tokenURL, realm.Service, realm.User, realm.Password, "repository:team/other:pull"),
+		"token from another realm":      other.Token(t, "repository:team/app:pull"),
+		"access for another repository": realm.StackToken(t, st.URL, "repository:team/other:pull"),
 		"access for another action": sign(t, key, trustedKid, "RS256", claims(func(c map[string]any) {
 			c["access"] = []map[string]any{{"type": "repository", "name": "team/app", "actions": []string{"push"}}}
 		})),
@@ -302,24 +298,14 @@ func TestForgedTokensRefused(t *testing.T) {
 // tokens signed with it are accepted without a restart.
 func TestKeyRotation(t *testing.T) {
 	realm, st := keycloakStack(t, "rotation")
-	tokenURL := st.URL + realm.TokenPath()
 	scope := "repository:rot/app:pull"
-	status := func(tok string) int {
-		req, _ := http.NewRequest(http.MethodGet, st.URL+"/v2/rot/app/tags/list", nil)
-		req.Header.Set("Authorization", "Bearer "+tok)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		return resp.StatusCode
-	}
-	before := stacktest.FetchToken(t, tokenURL, realm.Service, realm.User, realm.Password, scope)
+	status := func(tok string) int { return tagsStatus(t, st, "rot/app", tok) }
+	before := realm.StackToken(t, st.URL, scope)
 	if got := status(before); got == http.StatusUnauthorized {
 		t.Fatalf("token before rotation refused")
 	}
 	realm.AddRSAKey(t, 500)
-	after := stacktest.FetchToken(t, tokenURL, realm.Service, realm.User, realm.Password, scope)
+	after := realm.StackToken(t, st.URL, scope)
 	h1, _ := splitToken(t, before)
 	h2, _ := splitToken(t, after)
 	if h1["kid"] == h2["kid"] {
@@ -333,9 +319,22 @@ func TestKeyRotation(t *testing.T) {
 	}
 }
 
-func jwksKid(t *testing.T, realm stacktest.Realm, pub *rsa.PublicKey) string {
+// tagsStatus is the status of a tag list request for repo with token.
+func tagsStatus(t *testing.T, st *stackrun.Stack, repo, token string) int {
 	t.Helper()
-	resp, err := http.Get(realm.Keycloak.URL + "/realms/" + realm.Name + "/protocol/openid-connect/certs")
+	req, _ := http.NewRequest(http.MethodGet, st.URL+"/v2/"+repo+"/tags/list", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+func jwksKid(t *testing.T, realm keycloaktest.Realm, pub *rsa.PublicKey) string {
+	t.Helper()
+	resp, err := http.Get(realm.Endpoints(t).CertsURL())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -387,18 +386,8 @@ func compact(t *testing.T, s jose.Signer, claims map[string]any) string {
 
 func splitToken(t *testing.T, tok string) (header, claims map[string]any) {
 	t.Helper()
-	parts := strings.Split(tok, ".")
-	if len(parts) != 3 {
-		t.Fatalf("not a JWT")
-	}
-	for i, dst := range []*map[string]any{&header, &claims} {
-		b, err := base64.RawURLEncoding.DecodeString(parts[i])
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := json.Unmarshal(b, dst); err != nil {
-			t.Fatal(err)
-		}
+	if err := dockertoken.DecodeUnverified(tok, &header, &claims); err != nil {
+		t.Fatal(err)
 	}
 	return header, claims
 }

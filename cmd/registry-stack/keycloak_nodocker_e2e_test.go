@@ -6,7 +6,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/registry-stack/registry-stack/internal/stacktest"
+	"github.com/registry-stack/registry-stack/internal/keycloaktest"
+	"github.com/registry-stack/registry-stack/internal/stackrun"
 )
 
 // TestKeycloakWithoutDockerFeature runs against a real Keycloak started
@@ -14,9 +15,9 @@ import (
 // the token endpoint both say how to fix it.
 func TestKeycloakWithoutDockerFeature(t *testing.T) {
 	t.Parallel() // starts its own Keycloak; overlaps with the outage test
-	kc := stacktest.StartOwnKeycloak(t, "--features", "")
+	kc := keycloaktest.StartOwn(t, "--features", "")
 
-	code, stdout, stderr := stacktest.RunCLI(t, nil, "bootstrap",
+	code, stdout, stderr := stackrun.RunCLI(t, nil, "bootstrap",
 		"--keycloak-url", kc.URL, "--admin-user", kc.AdminUser, "--admin-password", kc.AdminPassword,
 		"--realm", "nodocker", "--service", "registry", "--user", "bob", "--password", "bob-Pa55-word")
 	if code == 0 || !strings.Contains(stderr, "--features=docker") {
@@ -27,8 +28,8 @@ func TestKeycloakWithoutDockerFeature(t *testing.T) {
 	}
 
 	// A realm with a user exists, but Keycloak has no docker-v2 endpoint.
-	realm := stacktest.NewRealmWithoutClient(t, kc.Keycloak, "nodocker")
-	st := stacktest.Start(t, nil, realm.StackArgs()...)
+	realm := keycloaktest.NewRealmWithoutClient(t, kc.Server, "nodocker")
+	st := stackrun.Start(t, nil, realm.StackArgs()...)
 	req, _ := http.NewRequest(http.MethodGet, st.URL+realm.TokenPath()+"?service="+realm.Service+"&scope=repository:a/b:pull", nil)
 	req.SetBasicAuth(realm.User, realm.Password)
 	resp, err := http.DefaultClient.Do(req)

@@ -5,7 +5,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/registry-stack/registry-stack/internal/stacktest"
+	"github.com/registry-stack/registry-stack/internal/keycloaktest"
+	"github.com/registry-stack/registry-stack/internal/stackrun"
 )
 
 // TestKeycloakOutage stops a real Keycloak under a running stack: the token
@@ -14,24 +15,17 @@ import (
 // restart of the stack.
 func TestKeycloakOutage(t *testing.T) {
 	t.Parallel() // starts its own Keycloak; overlaps with the no-docker test
-	kc := stacktest.StartOwnKeycloak(t)
-	realm := stacktest.NewRealm(t, kc.Keycloak, "outage")
+	kc := keycloaktest.StartOwn(t)
+	realm := keycloaktest.NewRealm(t, kc.Server, "outage")
 	const timeout = 3 * time.Second
-	st := stacktest.Start(t, []string{"REGISTRY_STACK_KEYCLOAK_TIMEOUT=" + timeout.String()}, realm.StackArgs()...)
+	st := stackrun.Start(t, []string{"REGISTRY_STACK_KEYCLOAK_TIMEOUT=" + timeout.String()}, realm.StackArgs()...)
 	tokenURL := st.URL + realm.TokenPath()
 	scope := "repository:outage/app:pull"
 	status := func(tok string) int {
 		t.Helper()
-		req, _ := http.NewRequest(http.MethodGet, st.URL+"/v2/outage/app/tags/list", nil)
-		req.Header.Set("Authorization", "Bearer "+tok)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		return resp.StatusCode
+		return tagsStatus(t, st, "outage/app", tok)
 	}
-	before := stacktest.FetchToken(t, tokenURL, realm.Service, realm.User, realm.Password, scope)
+	before := realm.StackToken(t, st.URL, scope)
 	if got := status(before); got == http.StatusUnauthorized {
 		t.Fatalf("token refused before the outage")
 	}
@@ -65,7 +59,7 @@ func TestKeycloakOutage(t *testing.T) {
 	}
 
 	kc.Resume(t)
-	after := stacktest.FetchToken(t, tokenURL, realm.Service, realm.User, realm.Password, scope)
+	after := realm.StackToken(t, st.URL, scope)
 	if got := status(after); got == http.StatusUnauthorized {
 		t.Fatalf("token issued after Keycloak came back was refused")
 	}

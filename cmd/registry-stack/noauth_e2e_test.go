@@ -16,11 +16,12 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 
-	"github.com/registry-stack/registry-stack/internal/stacktest"
+	"github.com/registry-stack/registry-stack/internal/clientscenarios"
+	"github.com/registry-stack/registry-stack/internal/stackrun"
 )
 
 func TestNoAuthClients(t *testing.T) {
-	st := stacktest.Start(t, nil, "--auth", "none")
+	st := stackrun.Start(t, nil, "--auth", "none")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	reg, err := name.NewRegistry(st.Addr, name.Insecure)
@@ -28,17 +29,17 @@ func TestNoAuthClients(t *testing.T) {
 		t.Fatal(err)
 	}
 	app := reg.Repo("team", "app")
-	stacktest.PushPullImage(t, ctx, app.Tag("v1"))
-	stacktest.PushPullImage(t, ctx, app.Tag("v2"))
-	stacktest.PushPullIndex(t, ctx, reg.Repo("team", "multiarch").Tag("1.0"))
-	stacktest.PushPullArtifact(t, ctx, reg.Repo("team", "sbom").Tag("latest"))
-	stacktest.CheckCatalogAndTags(t, ctx, reg, []string{"team/app", "team/multiarch", "team/sbom"}, app, []string{"v1", "v2"})
-	stacktest.DeleteByDigest(t, ctx, app.Tag("v1"))
-	stacktest.CheckCatalogAndTags(t, ctx, reg, []string{"team/app"}, app, []string{"v2"})
+	clientscenarios.PushPullImage(t, ctx, app.Tag("v1"))
+	clientscenarios.PushPullImage(t, ctx, app.Tag("v2"))
+	clientscenarios.PushPullIndex(t, ctx, reg.Repo("team", "multiarch").Tag("1.0"))
+	clientscenarios.PushPullArtifact(t, ctx, reg.Repo("team", "sbom").Tag("latest"))
+	clientscenarios.CheckCatalogAndTags(t, ctx, reg, []string{"team/app", "team/multiarch", "team/sbom"}, app, []string{"v1", "v2"})
+	clientscenarios.DeleteByDigest(t, ctx, app.Tag("v1"))
+	clientscenarios.CheckCatalogAndTags(t, ctx, reg, []string{"team/app"}, app, []string{"v2"})
 }
 
 func TestBadInputGetsRegistryErrors(t *testing.T) {
-	st := stacktest.Start(t, nil)
+	st := stackrun.Start(t, nil)
 	zero := "sha256:" + strings.Repeat("0", 64)
 	tests := []struct {
 		name, method, path string
@@ -146,17 +147,25 @@ func pushBlob(t *testing.T, base, repo string, data []byte) string {
 	sum := sha256.Sum256(data)
 	dgst := "sha256:" + hex.EncodeToString(sum[:])
 	loc := startUpload(t, base, repo)
-	req, _ := http.NewRequest(http.MethodPut, loc+"&digest="+dgst, strings.NewReader(string(data)))
+	if status := finishUpload(t, loc, dgst, strings.NewReader(string(data)), int64(len(data))); status != http.StatusCreated {
+		t.Fatalf("push blob: %d", status)
+	}
+	return dgst
+}
+
+// finishUpload sends body (size bytes) as the whole blob dgst to the upload
+// at loc and returns the status.
+func finishUpload(t *testing.T, loc, dgst string, body io.Reader, size int64) int {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPut, loc+"&digest="+dgst, body)
+	req.ContentLength = size
 	req.Header.Set("Content-Type", "application/octet-stream")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusCreated {
-		t.Fatalf("push blob: %d", resp.StatusCode)
-	}
-	return dgst
+	return resp.StatusCode
 }
 
 // throttledBlob produces size pseudo-random bytes, pausing after each chunk
@@ -219,7 +228,7 @@ func TestSIGTERMDuringLargeUpload(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			dataDir := t.TempDir()
-			st := stacktest.Start(t, []string{"REGISTRY_STACK_SHUTDOWN_GRACE=" + tc.grace}, "--data-dir", dataDir)
+			st := stackrun.Start(t, []string{"REGISTRY_STACK_SHUTDOWN_GRACE=" + tc.grace}, "--data-dir", dataDir)
 			loc := startUpload(t, st.URL, "big/blob")
 			blob := &throttledBlob{left: size, chunk: 16 << 20, pause: tc.pause}
 			req, _ := http.NewRequest(http.MethodPut, loc+"&digest="+dgst, blob)
@@ -259,7 +268,7 @@ func TestSIGTERMDuringLargeUpload(t *testing.T) {
 			}
 			// Restart on the same data: the blob exists exactly when the
 			// client was told it does.
-			st2 := stacktest.Start(t, nil, "--data-dir", dataDir)
+			st2 := stackrun.Start(t, nil, "--data-dir", dataDir)
 			resp, err := http.Head(st2.URL + "/v2/big/blob/blobs/" + dgst)
 			if err != nil {
 				t.Fatal(err)
@@ -274,16 +283,8 @@ func TestSIGTERMDuringLargeUpload(t *testing.T) {
 			if !completed {
 				// The retry the client would make succeeds.
 				loc := startUpload(t, st2.URL, "big/blob")
-				req, _ := http.NewRequest(http.MethodPut, loc+"&digest="+dgst, &throttledBlob{left: size, chunk: 16 << 20})
-				req.ContentLength = size
-				req.Header.Set("Content-Type", "application/octet-stream")
-				resp, err := http.DefaultClient.Do(req)
-				if err != nil {
-					t.Fatal(err)
-				}
-				resp.Body.Close()
-				if resp.StatusCode != http.StatusCreated {
-					t.Fatalf("retried upload = %d", resp.StatusCode)
+				if status := finishUpload(t, loc, dgst, &throttledBlob{left: size, chunk: 16 << 20}, size); status != http.StatusCreated {
+					t.Fatalf("retried upload = %d", status)
 				}
 			}
 		})
@@ -299,7 +300,7 @@ func TestConfigErrors(t *testing.T) {
 	writeFile(t, dir+"/passthrough.yaml", "distribution:\n  auth: {}\n")
 	writeFile(t, dir+"/badsection.yaml", "distribution:\n  redis:\n    adress: redis:6379\n")
 	writeFile(t, dir+"/emptystorage.yaml", "distribution:\n  storage:\n")
-	busy := stacktest.Start(t, nil)
+	busy := stackrun.Start(t, nil)
 	tests := []struct {
 		name string
 		env  []string
@@ -324,7 +325,7 @@ func TestConfigErrors(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			args := append([]string{"serve", "--data-dir", t.TempDir()}, tc.args...)
-			code, stdout, stderr := stacktest.RunCLI(t, tc.env, args...)
+			code, stdout, stderr := stackrun.RunCLI(t, tc.env, args...)
 			if code != 2 {
 				t.Errorf("exit code %d, want 2 (stderr %q)", code, stderr)
 			}
@@ -340,7 +341,7 @@ func TestConfigErrors(t *testing.T) {
 			if tc.name == "port in use" {
 				return
 			}
-			code, _, stderr = stacktest.RunCLI(t, tc.env, append([]string{"check-config"}, tc.args...)...)
+			code, _, stderr = stackrun.RunCLI(t, tc.env, append([]string{"check-config"}, tc.args...)...)
 			if code != 2 || !strings.Contains(stderr, tc.want) {
 				t.Errorf("check-config: exit %d, stderr %q; want 2 and %q", code, stderr, tc.want)
 			}
@@ -359,7 +360,7 @@ distribution:
       accesskey: AKIAEXAMPLE
       secretkey: s3cr3t-value
 `)
-	code, stdout, stderr := stacktest.RunCLI(t, nil, "check-config", "--config", dir+"/c.yaml")
+	code, stdout, stderr := stackrun.RunCLI(t, nil, "check-config", "--config", dir+"/c.yaml")
 	if code != 0 {
 		t.Fatalf("check-config exit %d: %s", code, stderr)
 	}
@@ -376,7 +377,7 @@ distribution:
 }
 
 func TestVersion(t *testing.T) {
-	code, stdout, _ := stacktest.RunCLI(t, nil, "version")
+	code, stdout, _ := stackrun.RunCLI(t, nil, "version")
 	if code != 0 || !strings.HasPrefix(stdout, "registry-stack ") {
 		t.Fatalf("version = %d %q", code, stdout)
 	}

@@ -21,7 +21,12 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
-	"github.com/registry-stack/registry-stack/internal/stacktest"
+	"github.com/registry-stack/registry-stack/internal/browsertest"
+	"github.com/registry-stack/registry-stack/internal/clientscenarios"
+	"github.com/registry-stack/registry-stack/internal/keycloaktest"
+	"github.com/registry-stack/registry-stack/internal/stackrun"
+	"github.com/registry-stack/registry-stack/internal/tcprelay"
+	"github.com/registry-stack/registry-stack/internal/testartifacts"
 )
 
 // End-to-end tests of the web UI in a real headless Chromium against the
@@ -76,8 +81,8 @@ func pushUIFixtures(t *testing.T, ctx context.Context, reg name.Registry, opts .
 			t.Fatalf("push %s: %v", tag, err)
 		}
 	}
-	stacktest.PushPullIndex(t, ctx, reg.Repo("team", "multiarch").Tag("1.0"), opts...)
-	stacktest.PushPullArtifact(t, ctx, reg.Repo("team", "sbom").Tag("latest"), opts...)
+	clientscenarios.PushPullIndex(t, ctx, reg.Repo("team", "multiarch").Tag("1.0"), opts...)
+	clientscenarios.PushPullArtifact(t, ctx, reg.Repo("team", "sbom").Tag("latest"), opts...)
 }
 
 // Selectors and page predicates shared by the tests.
@@ -90,7 +95,7 @@ const (
 
 func css(s string) chromedp.CSS { return chromedp.CSS(s) }
 
-func waitH1(t *testing.T, tab *stacktest.Tab, want string) {
+func waitH1(t *testing.T, tab *browsertest.Tab, want string) {
 	t.Helper()
 	tab.WaitTrue(t, "heading "+want, fmt.Sprintf(`(%s) === %q`, h1Text, want))
 }
@@ -102,7 +107,7 @@ func wantStrings(t *testing.T, what string, got, want []string) {
 	}
 }
 
-func checkNoProblems(t *testing.T, tab *stacktest.Tab) {
+func checkNoProblems(t *testing.T, tab *browsertest.Tab) {
 	t.Helper()
 	for _, p := range tab.Problems() {
 		t.Errorf("page problem: %s", p)
@@ -111,27 +116,27 @@ func checkNoProblems(t *testing.T, tab *stacktest.Tab) {
 
 // browseCatalogToDetails walks catalog → repository → tag → details with
 // the keyboard filter and clicks, checking what each screen shows.
-func browseCatalogToDetails(t *testing.T, tab *stacktest.Tab, shots string) {
+func browseCatalogToDetails(t *testing.T, tab *browsertest.Tab, shots string) {
 	tab.Do(t, "catalog rows", chromedp.WaitVisible(css(`a.repo[href="/r/team/app"]`)))
-	wantStrings(t, "catalog", stacktest.Eval[[]string](t, tab, repoNames), []string{"team/app", "team/multiarch", "team/sbom"})
+	wantStrings(t, "catalog", browsertest.Eval[[]string](t, tab, repoNames), []string{"team/app", "team/multiarch", "team/sbom"})
 	tab.Screenshot(t, shots+"catalog")
 
 	// Ctrl+F focuses the filter; typing filters; Escape clears.
 	tab.Do(t, "ctrl+f", chromedp.KeyEvent("f", chromedp.KeyModifiers(chromedp.ModifierCtrl)))
-	if id := stacktest.Eval[string](t, tab, `document.activeElement.id`); id != "filter" {
+	if id := browsertest.Eval[string](t, tab, `document.activeElement.id`); id != "filter" {
 		t.Errorf("Ctrl+F focused %q, want the filter", id)
 	}
 	tab.Do(t, "type filter", chromedp.KeyEvent("multi"))
 	tab.WaitTrue(t, "filtered catalog", `document.querySelectorAll('a.repo').length === 1`)
-	wantStrings(t, "filtered catalog", stacktest.Eval[[]string](t, tab, repoNames), []string{"team/multiarch"})
-	if loc := stacktest.Eval[string](t, tab, `location.search`); loc != "?q=multi" {
+	wantStrings(t, "filtered catalog", browsertest.Eval[[]string](t, tab, repoNames), []string{"team/multiarch"})
+	if loc := browsertest.Eval[string](t, tab, `location.search`); loc != "?q=multi" {
 		t.Errorf("filter not kept in the URL: %q", loc)
 	}
 	tab.Do(t, "escape clears", chromedp.KeyEvent(kb.Escape))
 	tab.WaitTrue(t, "unfiltered catalog", `document.querySelectorAll('a.repo').length === 3`)
 	tab.Do(t, "blur filter", chromedp.Evaluate[chromedp.Void](`document.activeElement.blur()`))
 	tab.Do(t, "F3", chromedp.KeyEvent(kb.F3))
-	if id := stacktest.Eval[string](t, tab, `document.activeElement.id`); id != "filter" {
+	if id := browsertest.Eval[string](t, tab, `document.activeElement.id`); id != "filter" {
 		t.Errorf("F3 focused %q, want the filter", id)
 	}
 
@@ -143,7 +148,7 @@ func browseCatalogToDetails(t *testing.T, tab *stacktest.Tab, shots string) {
 	// Repository: number-aware order (newest first by default), details filled in lazily.
 	tab.Do(t, "open repository", chromedp.Click(css(`a.repo[href="/r/team/app"]`)), chromedp.WaitVisible(css(`table.tags a.tag`)))
 	waitH1(t, tab, "team/app")
-	wantStrings(t, "tag order", stacktest.Eval[[]string](t, tab, tagNames), []string{"v10", "v2", "v1", "latest"})
+	wantStrings(t, "tag order", browsertest.Eval[[]string](t, tab, tagNames), []string{"v10", "v2", "v1", "latest"})
 	tab.WaitTrue(t, "sizes and dates", detailsShown)
 	tab.Do(t, "show digests", chromedp.Click(css(`#show-digests`)))
 	tab.WaitTrue(t, "digest column", `getComputedStyle(document.querySelector('th.digest')).display !== 'none' && document.querySelector('td.digest code').textContent.startsWith('sha256:')`)
@@ -162,7 +167,7 @@ func browseCatalogToDetails(t *testing.T, tab *stacktest.Tab, shots string) {
 	for _, s := range sorts {
 		tab.Do(t, "sort by "+s.button, chromedp.Click(css(`button[data-sort="`+s.button+`"]`)))
 		tab.WaitTrue(t, "sorted by "+s.button, fmt.Sprintf(`document.querySelector('button[data-sort=%q]').closest('th').getAttribute('aria-sort') === %q`, s.button, s.aria))
-		wantStrings(t, "order by "+s.button+" "+s.aria, stacktest.Eval[[]string](t, tab, tagNames), s.want)
+		wantStrings(t, "order by "+s.button+" "+s.aria, browsertest.Eval[[]string](t, tab, tagNames), s.want)
 	}
 
 	// Copy the pull command of the first row.
@@ -179,11 +184,11 @@ func browseCatalogToDetails(t *testing.T, tab *stacktest.Tab, shots string) {
 		`[data-kind]`:       `Image`,
 	}
 	for sel, want := range texts {
-		if got := stacktest.Eval[string](t, tab, fmt.Sprintf(`document.querySelector(%q).textContent`, sel)); got != want {
+		if got := browsertest.Eval[string](t, tab, fmt.Sprintf(`document.querySelector(%q).textContent`, sel)); got != want {
 			t.Errorf("%s shows %q, want %q", sel, got, want)
 		}
 	}
-	page := stacktest.Eval[string](t, tab, `document.querySelector('main').innerText`)
+	page := browsertest.Eval[string](t, tab, `document.querySelector('main').innerText`)
 	for _, want := range []string{
 		"APP_MODE", "production", "org.opencontainers.image.source", "1000:1000", "/srv/app", "2024-01-06 07:08 UTC",
 		"RUN apk add --no-cache ca-certificates", "ADD file:4b0ec1b3 in /", "ENV APP_MODE=production",
@@ -193,7 +198,7 @@ func browseCatalogToDetails(t *testing.T, tab *stacktest.Tab, shots string) {
 			t.Errorf("details page lacks %q", want)
 		}
 	}
-	if n := stacktest.Eval[int](t, tab, `document.querySelectorAll('table.layers tbody tr').length`); n != 2 {
+	if n := browsertest.Eval[int](t, tab, `document.querySelectorAll('table.layers tbody tr').length`); n != 2 {
 		t.Errorf("layers table has %d rows, want 2", n)
 	}
 	tab.Screenshot(t, shots+"tag-details")
@@ -206,33 +211,33 @@ func browseCatalogToDetails(t *testing.T, tab *stacktest.Tab, shots string) {
 }
 
 // browseIndexAndArtifact checks the multi-platform index and the artifact.
-func browseIndexAndArtifact(t *testing.T, tab *stacktest.Tab, baseURL, shots string) {
+func browseIndexAndArtifact(t *testing.T, tab *browsertest.Tab, baseURL, shots string) {
 	tab.Do(t, "open index", chromedp.Navigate(baseURL+"/r/team/multiarch"), chromedp.WaitVisible(css(`a.tag[href="/r/team/multiarch:1.0"]`)))
 	tab.Do(t, "open 1.0", chromedp.Click(css(`a.tag[href="/r/team/multiarch:1.0"]`)), chromedp.WaitVisible(css(`[data-platform]`)))
-	wantStrings(t, "platforms", stacktest.Eval[[]string](t, tab, `[...document.querySelectorAll('[data-platform]')].map(a => a.textContent)`), []string{"linux/amd64", "linux/arm64/v8"})
-	if kind := stacktest.Eval[string](t, tab, `document.querySelector('[data-kind]').textContent`); kind != "Multi-platform index" {
+	wantStrings(t, "platforms", browsertest.Eval[[]string](t, tab, `[...document.querySelectorAll('[data-platform]')].map(a => a.textContent)`), []string{"linux/amd64", "linux/arm64/v8"})
+	if kind := browsertest.Eval[string](t, tab, `document.querySelector('[data-kind]').textContent`); kind != "Multi-platform index" {
 		t.Errorf("index kind %q", kind)
 	}
 	tab.Screenshot(t, shots+"multiarch-index")
 	tab.Do(t, "open arm64", chromedp.Click(css(`[data-platform="linux/arm64/v8"]`)), chromedp.WaitVisible(css(`section[aria-label="Configuration"]`)))
-	if h := stacktest.Eval[string](t, tab, h1Text); !strings.HasPrefix(h, "team/multiarch@sha256:") {
+	if h := browsertest.Eval[string](t, tab, h1Text); !strings.HasPrefix(h, "team/multiarch@sha256:") {
 		t.Errorf("platform page heading %q", h)
 	}
-	if mt := stacktest.Eval[string](t, tab, `document.querySelector('main').innerText`); !strings.Contains(mt, "application/vnd.oci.image.manifest.v1+json") {
+	if mt := browsertest.Eval[string](t, tab, `document.querySelector('main').innerText`); !strings.Contains(mt, "application/vnd.oci.image.manifest.v1+json") {
 		t.Errorf("platform page does not show the OCI manifest media type")
 	}
 
 	tab.Do(t, "open artifact", chromedp.Navigate(baseURL+"/r/team/sbom:latest"), chromedp.WaitVisible(css(`[data-artifact-type]`)))
-	if at := stacktest.Eval[string](t, tab, `document.querySelector('[data-artifact-type]').textContent`); at != stacktest.ArtifactType {
-		t.Errorf("artifact type %q, want %q", at, stacktest.ArtifactType)
+	if at := browsertest.Eval[string](t, tab, `document.querySelector('[data-artifact-type]').textContent`); at != clientscenarios.ArtifactType {
+		t.Errorf("artifact type %q, want %q", at, clientscenarios.ArtifactType)
 	}
-	if kind := stacktest.Eval[string](t, tab, `document.querySelector('[data-kind]').textContent`); kind != "Artifact" {
+	if kind := browsertest.Eval[string](t, tab, `document.querySelector('[data-kind]').textContent`); kind != "Artifact" {
 		t.Errorf("artifact kind %q", kind)
 	}
-	if blobs := stacktest.Eval[string](t, tab, `document.querySelector('table.layers').innerText`); !strings.Contains(blobs, "application/spdx+json") {
+	if blobs := browsertest.Eval[string](t, tab, `document.querySelector('table.layers').innerText`); !strings.Contains(blobs, "application/spdx+json") {
 		t.Errorf("artifact blobs table lacks the payload media type:\n%s", blobs)
 	}
-	if n := stacktest.Eval[int](t, tab, `document.querySelectorAll('table.referrers').length`); n != 0 {
+	if n := browsertest.Eval[int](t, tab, `document.querySelectorAll('table.referrers').length`); n != 0 {
 		t.Errorf("referrers shown although the registry does not serve the referrers API")
 	}
 	tab.Screenshot(t, shots+"artifact")
@@ -240,17 +245,17 @@ func browseIndexAndArtifact(t *testing.T, tab *stacktest.Tab, baseURL, shots str
 
 // deleteTags selects with a click and a shift-click, cancels once, then
 // confirms, and checks the registry.
-func deleteTags(t *testing.T, tab *stacktest.Tab, ctx context.Context, baseURL string, repo name.Repository, opts ...remote.Option) {
+func deleteTags(t *testing.T, tab *browsertest.Tab, ctx context.Context, baseURL string, repo name.Repository, opts ...remote.Option) {
 	tab.Do(t, "open repository", chromedp.Navigate(baseURL+"/r/team/app"), chromedp.WaitVisible(css(`input[data-select="v10"]`)))
 	tab.WaitTrue(t, "sizes and dates", detailsShown)
 	deleteLabel := `document.querySelector('[data-delete-selected]').textContent`
 
 	tab.Do(t, "select all", chromedp.Click(css(`#select-all`)))
-	if n := stacktest.Eval[int](t, tab, `document.querySelectorAll('input[data-select]:checked').length`); n != 4 {
+	if n := browsertest.Eval[int](t, tab, `document.querySelectorAll('input[data-select]:checked').length`); n != 4 {
 		t.Errorf("select all checked %d boxes, want 4", n)
 	}
 	tab.Do(t, "select none", chromedp.Click(css(`#select-all`)))
-	if n := stacktest.Eval[int](t, tab, `document.querySelectorAll('input[data-select]:checked').length`); n != 0 {
+	if n := browsertest.Eval[int](t, tab, `document.querySelectorAll('input[data-select]:checked').length`); n != 0 {
 		t.Errorf("second click on select all left %d boxes checked", n)
 	}
 
@@ -261,18 +266,18 @@ func deleteTags(t *testing.T, tab *stacktest.Tab, ctx context.Context, baseURL s
 		t.Fatalf("find v1 checkbox: %v", err)
 	}
 	tab.Do(t, "shift-click v1", chromedp.MouseClickNode(nodes[0], chromedp.ButtonModifiers(chromedp.ModifierShift)))
-	if label := stacktest.Eval[string](t, tab, deleteLabel); label != "Delete 3 tags" {
+	if label := browsertest.Eval[string](t, tab, deleteLabel); label != "Delete 3 tags" {
 		t.Fatalf("after shift-click the delete button says %q, want \"Delete 3 tags\"", label)
 	}
 
 	tab.Do(t, "ask to delete", chromedp.Click(css(`[data-delete-selected]`)), chromedp.WaitVisible(css(`dialog[open]`)))
-	dialog := stacktest.Eval[string](t, tab, `document.querySelector('dialog[open]').innerText`)
+	dialog := browsertest.Eval[string](t, tab, `document.querySelector('dialog[open]').innerText`)
 	for _, want := range []string{"Delete 3 tags from team/app?", "v10", "v2", "v1"} {
 		if !strings.Contains(dialog, want) {
 			t.Errorf("confirmation lacks %q:\n%s", want, dialog)
 		}
 	}
-	if f := stacktest.Eval[string](t, tab, `document.activeElement.textContent`); f != "Cancel" {
+	if f := browsertest.Eval[string](t, tab, `document.activeElement.textContent`); f != "Cancel" {
 		t.Errorf("focus in the confirmation is on %q, want Cancel", f)
 	}
 	tab.Screenshot(t, "delete-confirm")
@@ -292,8 +297,8 @@ func deleteTags(t *testing.T, tab *stacktest.Tab, ctx context.Context, baseURL s
 }
 
 func TestUINoAuth(t *testing.T) {
-	tab := stacktest.NewBrowser(t)
-	st := stacktest.Start(t, nil, "--auth", "none")
+	tab := browsertest.NewBrowser(t)
+	st := stackrun.Start(t, nil, "--auth", "none")
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	reg, _ := name.NewRegistry(st.Addr, name.Insecure)
@@ -309,14 +314,14 @@ func TestUINoAuth(t *testing.T) {
 	}
 
 	tab.Do(t, "open UI", chromedp.Navigate(st.URL+"/"), chromedp.WaitVisible(css(`a.repo`)))
-	if signin := stacktest.Eval[int](t, tab, `document.querySelectorAll('#username').length`); signin != 0 {
+	if signin := browsertest.Eval[int](t, tab, `document.querySelectorAll('#username').length`); signin != 0 {
 		t.Errorf("auth none shows a sign-in form")
 	}
 	// Keyboard users meet the skip link first, then the header, then the page.
 	var order []string
 	for range 5 {
 		tab.Do(t, "tab", chromedp.KeyEvent(kb.Tab))
-		order = append(order, stacktest.Eval[string](t, tab, `document.activeElement.id || document.activeElement.className || document.activeElement.tagName`))
+		order = append(order, browsertest.Eval[string](t, tab, `document.activeElement.id || document.activeElement.className || document.activeElement.tagName`))
 	}
 	wantStrings(t, "focus order", order, []string{"skip", "brand", "theme", "filter", "tag-counts"})
 	browseCatalogToDetails(t, tab, "noauth-")
@@ -332,10 +337,10 @@ func TestUINoAuth(t *testing.T) {
 	t.Run("referrers when the registry serves the API", func(t *testing.T) {
 		sig := `{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[` +
 			`{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:` + strings.Repeat("5", 64) + `","size":512,"artifactType":"application/vnd.dev.cosign.artifact.sig.v1+json"}]}`
-		stop := tab.Intercept(t, []string{"*/v2/team/app/referrers/*"}, stacktest.Reply{Status: 200, Body: sig, Headers: map[string]string{"Content-Type": "application/vnd.oci.image.index.v1+json"}})
+		stop := tab.Intercept(t, []string{"*/v2/team/app/referrers/*"}, browsertest.Reply{Status: 200, Body: sig, Headers: map[string]string{"Content-Type": "application/vnd.oci.image.index.v1+json"}})
 		defer stop()
 		tab.Do(t, "details with referrers", chromedp.Navigate(st.URL+"/r/team/app:v2"), chromedp.WaitVisible(css(`table.referrers`)))
-		if txt := stacktest.Eval[string](t, tab, `document.querySelector('table.referrers').innerText`); !strings.Contains(txt, "application/vnd.dev.cosign.artifact.sig.v1+json") {
+		if txt := browsertest.Eval[string](t, tab, `document.querySelector('table.referrers').innerText`); !strings.Contains(txt, "application/vnd.dev.cosign.artifact.sig.v1+json") {
 			t.Errorf("referrers table lacks the signature's artifact type:\n%s", txt)
 		}
 	})
@@ -344,15 +349,15 @@ func TestUINoAuth(t *testing.T) {
 		tab.Do(t, "unknown repository", chromedp.Navigate(st.URL+"/r/team/nope"), chromedp.WaitVisible(css(`[data-problem="notfound"]`)))
 		tab.Do(t, "unknown page", chromedp.Navigate(st.URL+"/no/such/page"), chromedp.WaitVisible(css(`[data-problem="notfound"]`)))
 
-		stop := tab.Intercept(t, []string{"*/v2/_catalog*"}, stacktest.Reply{Status: 403, Body: `{"errors":[{"code":"DENIED","message":"requested access to the resource is denied"}]}`})
+		stop := tab.Intercept(t, []string{"*/v2/_catalog*"}, browsertest.Reply{Status: 403, Body: `{"errors":[{"code":"DENIED","message":"requested access to the resource is denied"}]}`})
 		tab.Do(t, "forbidden catalog", chromedp.Navigate(st.URL+"/"), chromedp.WaitVisible(css(`[data-problem="forbidden"]`)))
-		if txt := stacktest.Eval[string](t, tab, `document.querySelector('[data-problem]').innerText`); !strings.Contains(txt, "Ask a registry administrator") {
+		if txt := browsertest.Eval[string](t, tab, `document.querySelector('[data-problem]').innerText`); !strings.Contains(txt, "Ask a registry administrator") {
 			t.Errorf("403 state does not say what to do: %q", txt)
 		}
 		tab.Screenshot(t, "error-forbidden")
 		stop()
 
-		stop = tab.Intercept(t, []string{"*/v2/_catalog*"}, stacktest.Reply{Fail: true})
+		stop = tab.Intercept(t, []string{"*/v2/_catalog*"}, browsertest.Reply{Fail: true})
 		tab.Do(t, "registry unreachable", chromedp.Navigate(st.URL+"/"), chromedp.WaitVisible(css(`[data-problem="network"]`)))
 		tab.Screenshot(t, "error-network")
 		stop()
@@ -365,11 +370,11 @@ func TestUINoAuth(t *testing.T) {
 		tab.Do(t, "catalog", chromedp.Navigate(st.URL+"/"), chromedp.WaitVisible(css(`a.repo`)))
 		tab.Do(t, "light", chromedp.Click(css(`#theme`)))
 		tab.Do(t, "dark", chromedp.Click(css(`#theme`)))
-		if bg := stacktest.Eval[string](t, tab, `getComputedStyle(document.body).backgroundColor`); bg != "rgb(13, 17, 23)" {
+		if bg := browsertest.Eval[string](t, tab, `getComputedStyle(document.body).backgroundColor`); bg != "rgb(13, 17, 23)" {
 			t.Errorf("dark theme background %q", bg)
 		}
 		tab.Do(t, "reload", chromedp.Reload(), chromedp.WaitVisible(css(`a.repo`)))
-		if th := stacktest.Eval[string](t, tab, `document.documentElement.dataset.theme`); th != "dark" {
+		if th := browsertest.Eval[string](t, tab, `document.documentElement.dataset.theme`); th != "dark" {
 			t.Errorf("theme after reload %q, want dark kept", th)
 		}
 		tab.Screenshot(t, "catalog-dark")
@@ -383,14 +388,14 @@ func TestUINoAuth(t *testing.T) {
 		tab.Do(t, "delete", chromedp.Click(css(`section[aria-label="Overview"] .btn-danger`)), chromedp.WaitVisible(css(`dialog[open]`)), chromedp.Click(css(`dialog[open] [data-confirm]`)))
 		waitH1(t, tab, "team/app")
 		tab.WaitTrue(t, "notice", `!!document.querySelector('.flash-ok') && document.querySelector('.flash-ok').textContent === 'Deleted team/app:latest.'`)
-		if loc := stacktest.Eval[string](t, tab, `location.pathname`); loc != "/r/team/app" {
+		if loc := browsertest.Eval[string](t, tab, `location.pathname`); loc != "/r/team/app" {
 			t.Errorf("after delete the page is %q, want the repository", loc)
 		}
 		if _, err := remote.Head(reg.Repo("team", "app").Tag("latest"), remote.WithContext(ctx)); err == nil {
 			t.Errorf("team/app:latest still served after delete")
 		}
 		tab.Do(t, "next page", chromedp.Click(css(`a.brand`)), chromedp.WaitVisible(css(`a.repo`)))
-		if n := stacktest.Eval[int](t, tab, `document.querySelectorAll('.flash').length`); n != 0 {
+		if n := browsertest.Eval[int](t, tab, `document.querySelectorAll('.flash').length`); n != 0 {
 			t.Errorf("the delete notice outlived the next navigation")
 		}
 	})
@@ -414,8 +419,8 @@ func TestUINoAuth(t *testing.T) {
 // TestUIRuntimeSettings: title, pull host, theme and delete come from the
 // server's configuration at run time.
 func TestUIRuntimeSettings(t *testing.T) {
-	tab := stacktest.NewBrowser(t)
-	st := stacktest.Start(t, []string{
+	tab := browsertest.NewBrowser(t)
+	st := stackrun.Start(t, []string{
 		"REGISTRY_STACK_UI_TITLE=Lab registry", "REGISTRY_STACK_UI_PULL_HOST=registry.example.com",
 		"REGISTRY_STACK_UI_THEME=dark", "REGISTRY_STACK_STORAGE_DELETE=false",
 	}, "--auth", "none")
@@ -426,30 +431,30 @@ func TestUIRuntimeSettings(t *testing.T) {
 		t.Fatal(err)
 	}
 	tab.Do(t, "repository", chromedp.Navigate(st.URL+"/r/team/app"), chromedp.WaitVisible(css(`a.tag`)))
-	if title := stacktest.Eval[string](t, tab, `document.title`); title != "team/app · Lab registry" {
+	if title := browsertest.Eval[string](t, tab, `document.title`); title != "team/app · Lab registry" {
 		t.Errorf("document title %q", title)
 	}
-	if brand := stacktest.Eval[string](t, tab, `document.querySelector('a.brand').textContent`); brand != "Lab registry" {
+	if brand := browsertest.Eval[string](t, tab, `document.querySelector('a.brand').textContent`); brand != "Lab registry" {
 		t.Errorf("header title %q", brand)
 	}
-	if th := stacktest.Eval[string](t, tab, `document.documentElement.dataset.theme`); th != "dark" {
+	if th := browsertest.Eval[string](t, tab, `document.documentElement.dataset.theme`); th != "dark" {
 		t.Errorf("theme %q, want the configured dark", th)
 	}
-	if n := stacktest.Eval[int](t, tab, `document.querySelectorAll('input[data-select], #select-all, [data-delete-selected]:not([hidden])').length`); n != 0 {
+	if n := browsertest.Eval[int](t, tab, `document.querySelectorAll('input[data-select], #select-all, [data-delete-selected]:not([hidden])').length`); n != 0 {
 		t.Errorf("delete controls shown although storage.delete is false (%d)", n)
 	}
 	tab.Do(t, "details", chromedp.Click(css(`a.tag`)), chromedp.WaitVisible(css(`[data-entrypoint]`)))
-	if cmd := stacktest.Eval[string](t, tab, `document.querySelector('.command code').textContent`); cmd != "docker pull registry.example.com/team/app:v1" {
+	if cmd := browsertest.Eval[string](t, tab, `document.querySelector('.command code').textContent`); cmd != "docker pull registry.example.com/team/app:v1" {
 		t.Errorf("pull command %q", cmd)
 	}
-	if n := stacktest.Eval[int](t, tab, `[...document.querySelectorAll('button')].filter(b => b.textContent.startsWith('Delete')).length`); n != 0 {
+	if n := browsertest.Eval[int](t, tab, `[...document.querySelectorAll('button')].filter(b => b.textContent.startsWith('Delete')).length`); n != 0 {
 		t.Errorf("details page offers delete although storage.delete is false")
 	}
 	checkNoProblems(t, tab)
 }
 
 // uiKeycloakStack starts a keycloak-mode stack with the UI fixtures.
-func uiKeycloakStack(t *testing.T, ctx context.Context, prefix string) (stacktest.Realm, *stacktest.Stack, name.Registry) {
+func uiKeycloakStack(t *testing.T, ctx context.Context, prefix string) (keycloaktest.Realm, *stackrun.Stack, name.Registry) {
 	t.Helper()
 	realm, st := keycloakStack(t, prefix)
 	reg, _ := name.NewRegistry(st.Addr, name.Insecure)
@@ -457,7 +462,7 @@ func uiKeycloakStack(t *testing.T, ctx context.Context, prefix string) (stacktes
 	return realm, st, reg
 }
 
-func signIn(t *testing.T, tab *stacktest.Tab, user, password string) {
+func signIn(t *testing.T, tab *browsertest.Tab, user, password string) {
 	t.Helper()
 	tab.Do(t, "sign in",
 		chromedp.WaitVisible(css(`#username`)),
@@ -468,7 +473,7 @@ func signIn(t *testing.T, tab *stacktest.Tab, user, password string) {
 }
 
 func TestUIKeycloak(t *testing.T) {
-	tab := stacktest.NewBrowser(t)
+	tab := browsertest.NewBrowser(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	realm, st, reg := uiKeycloakStack(t, ctx, "ui")
@@ -489,10 +494,10 @@ func TestUIKeycloak(t *testing.T) {
 	tab.Screenshot(t, "signin")
 	signIn(t, tab, realm.User, "wrong-password")
 	tab.WaitTrue(t, "wrong password message", `!document.getElementById('signin-error').hidden`)
-	if msg := stacktest.Eval[string](t, tab, `document.getElementById('signin-error').textContent`); !strings.Contains(msg, "Wrong user name or password") {
+	if msg := browsertest.Eval[string](t, tab, `document.getElementById('signin-error').textContent`); !strings.Contains(msg, "Wrong user name or password") {
 		t.Errorf("wrong password shows %q", msg)
 	}
-	if f := stacktest.Eval[string](t, tab, `document.activeElement.id`); f != "password" {
+	if f := browsertest.Eval[string](t, tab, `document.activeElement.id`); f != "password" {
 		t.Errorf("after a wrong password the focus is on %q, want the password field", f)
 	}
 	tab.Screenshot(t, "signin-wrong-password")
@@ -500,22 +505,22 @@ func TestUIKeycloak(t *testing.T) {
 	signIn(t, tab, realm.User, realm.Password)
 	waitH1(t, tab, "team/app:v2")
 	tab.WaitTrue(t, "details", `!!document.querySelector('[data-entrypoint]')`)
-	if u := stacktest.Eval[string](t, tab, `document.querySelector('[data-user]').textContent`); u != realm.User {
+	if u := browsertest.Eval[string](t, tab, `document.querySelector('[data-user]').textContent`); u != realm.User {
 		t.Errorf("signed in as %q, want %q", u, realm.User)
 	}
 
 	// Credentials only in this tab's sessionStorage: never in localStorage, the URL or history.
 	leak := fmt.Sprintf(`[JSON.stringify(localStorage), location.href, document.cookie].some(s => s.includes(%q))`, realm.Password)
-	if stacktest.Eval[bool](t, tab, leak) {
+	if browsertest.Eval[bool](t, tab, leak) {
 		t.Errorf("the password is in localStorage, the URL or a cookie")
 	}
-	if stacktest.Eval[bool](t, tab, fmt.Sprintf(`JSON.stringify(sessionStorage).includes(%q)`, realm.Password)) {
+	if browsertest.Eval[bool](t, tab, fmt.Sprintf(`JSON.stringify(sessionStorage).includes(%q)`, realm.Password)) {
 		t.Errorf("the password is in sessionStorage in clear text")
 	}
 
 	tab.Do(t, "reload", chromedp.Reload())
 	waitH1(t, tab, "team/app:v2")
-	if n := stacktest.Eval[int](t, tab, `document.querySelectorAll('#username').length`); n != 0 {
+	if n := browsertest.Eval[int](t, tab, `document.querySelectorAll('#username').length`); n != 0 {
 		t.Errorf("reload asked to sign in again")
 	}
 
@@ -536,15 +541,14 @@ func TestUIKeycloak(t *testing.T) {
 	t.Run("keycloak unreachable", func(t *testing.T) {
 		// A second stack reaches the same real Keycloak through a relay;
 		// cutting the relay is a real outage for that stack only.
-		relay := stacktest.NewRelay(t, strings.TrimPrefix(realm.Keycloak.URL, "http://"))
-		cut := stacktest.Start(t, nil, "--auth", "keycloak", "--keycloak-url", relay.URL,
-			"--keycloak-realm", realm.Name, "--keycloak-service", realm.Service)
+		relay := tcprelay.New(t, strings.TrimPrefix(realm.Server.URL, "http://"))
+		cut := stackrun.Start(t, nil, realm.StackArgsVia(relay.URL)...)
 		relay.Cut()
 		other := tab.NewTab(t)
 		other.Do(t, "open", chromedp.Navigate(cut.URL+"/"))
 		signIn(t, other, realm.User, realm.Password)
 		other.WaitTrue(t, "outage message", `!document.getElementById('signin-error').hidden`)
-		msg := stacktest.Eval[string](t, other, `document.getElementById('signin-error').textContent`)
+		msg := browsertest.Eval[string](t, other, `document.getElementById('signin-error').textContent`)
 		for _, want := range []string{"Sign-in service unavailable", "Keycloak", "5 seconds"} {
 			if !strings.Contains(msg, want) {
 				t.Errorf("Keycloak outage message %q lacks %q", msg, want)
@@ -554,7 +558,7 @@ func TestUIKeycloak(t *testing.T) {
 	})
 
 	tab.Do(t, "sign out", chromedp.Click(css(`#signout`)), chromedp.WaitVisible(css(`#username`)))
-	if n := stacktest.Eval[int](t, tab, `sessionStorage.length`); n != 0 {
+	if n := browsertest.Eval[int](t, tab, `sessionStorage.length`); n != 0 {
 		t.Errorf("sessionStorage keeps %d items after sign-out", n)
 	}
 	tab.Do(t, "catalog after sign-out", chromedp.Navigate(st.URL+"/"), chromedp.WaitVisible(css(`#username`)))
@@ -569,9 +573,9 @@ func TestUIFigures(t *testing.T) {
 	if testing.Short() {
 		t.Skip("seeds 5,000 repositories")
 	}
-	tab := stacktest.NewBrowser(t)
+	tab := browsertest.NewBrowser(t)
 	dataDir := t.TempDir()
-	seed := stacktest.Start(t, nil, "--auth", "none", "--data-dir", dataDir)
+	seed := stackrun.Start(t, nil, "--auth", "none", "--data-dir", dataDir)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	start := time.Now()
@@ -580,14 +584,14 @@ func TestUIFigures(t *testing.T) {
 	seed.Stop(t)
 
 	mode := "none"
-	st := (*stacktest.Stack)(nil)
-	var realm stacktest.Realm
+	st := (*stackrun.Stack)(nil)
+	var realm keycloaktest.Realm
 	if os.Getenv("KEYCLOAK_URL") != "" || os.Getenv("CI") == "true" {
 		mode = "keycloak"
-		realm = stacktest.NewRealm(t, stacktest.RequireKeycloak(t), "figures")
-		st = stacktest.Start(t, nil, append(realm.StackArgs(), "--data-dir", dataDir)...)
+		realm = keycloaktest.NewRealm(t, keycloaktest.Require(t), "figures")
+		st = stackrun.Start(t, nil, append(realm.StackArgs(), "--data-dir", dataDir)...)
 	} else {
-		st = stacktest.Start(t, nil, "--auth", "none", "--data-dir", dataDir)
+		st = stackrun.Start(t, nil, "--auth", "none", "--data-dir", dataDir)
 	}
 
 	// First load, empty cache: everything until the first screen is usable.
@@ -603,7 +607,7 @@ func TestUIFigures(t *testing.T) {
 		all += tr.Bytes
 		bodies += tr.BodyBytes
 	}
-	stacktest.Figure(t, "ui_first_load_bytes", fmt.Sprintf("%d in %d responses, of which %d compressed bodies and the rest headers (auth %s, until the first screen)", all, len(transfers), bodies, mode))
+	testartifacts.Figure(t, "ui_first_load_bytes", fmt.Sprintf("%d in %d responses, of which %d compressed bodies and the rest headers (auth %s, until the first screen)", all, len(transfers), bodies, mode))
 	if mode == "keycloak" {
 		signIn(t, tab, realm.User, realm.Password)
 		tab.Do(t, "rows after sign-in", chromedp.WaitVisible(css(`a.repo`)))
@@ -612,26 +616,26 @@ func TestUIFigures(t *testing.T) {
 	// Time to first rows on a fresh page load (token fetch included in keycloak mode).
 	mark := func(what, name string) float64 {
 		tab.WaitTrue(t, what, fmt.Sprintf(`performance.getEntriesByName(%q).length > 0`, name))
-		return stacktest.Eval[float64](t, tab, fmt.Sprintf(`performance.getEntriesByName(%q)[0].startTime`, name))
+		return browsertest.Eval[float64](t, tab, fmt.Sprintf(`performance.getEntriesByName(%q)[0].startTime`, name))
 	}
 	tab.Do(t, "catalog load", chromedp.Navigate(st.URL+"/"), chromedp.WaitVisible(css(`a.repo`)))
 	ms := mark("catalog rows", "rs:catalog-rows")
-	if n := stacktest.Eval[int](t, tab, `document.querySelectorAll('a.repo').length`); n != 100 {
+	if n := browsertest.Eval[int](t, tab, `document.querySelectorAll('a.repo').length`); n != 100 {
 		t.Errorf("first catalog page shows %d rows, want 100 (one n=100 request, not the whole catalog)", n)
 	}
-	stacktest.Figure(t, "catalog_5000_first_rows_ms", fmt.Sprintf("%.0f (auth %s)", ms, mode))
+	testartifacts.Figure(t, "catalog_5000_first_rows_ms", fmt.Sprintf("%.0f (auth %s)", ms, mode))
 	tab.Do(t, "load more", chromedp.Click(css(`.more button`)))
 	tab.WaitTrue(t, "second page", `document.querySelectorAll('a.repo').length === 200`)
-	if last := stacktest.Eval[string](t, tab, `[...document.querySelectorAll('a.repo')].pop().textContent`); last != "seed/repo-00198" {
+	if last := browsertest.Eval[string](t, tab, `[...document.querySelectorAll('a.repo')].pop().textContent`); last != "seed/repo-00198" {
 		t.Errorf("second page ends with %q, want seed/repo-00198", last)
 	}
 
 	tab.Do(t, "tags load", chromedp.Navigate(st.URL+"/r/big/tags"), chromedp.WaitVisible(css(`a.tag`)))
 	ms = mark("tag rows", "rs:tag-rows")
-	if n := stacktest.Eval[int](t, tab, `document.querySelectorAll('a.tag').length`); n != 1000 {
+	if n := browsertest.Eval[int](t, tab, `document.querySelectorAll('a.tag').length`); n != 1000 {
 		t.Errorf("tag list shows %d rows, want 1000", n)
 	}
-	stacktest.Figure(t, "tags_1000_first_rows_ms", fmt.Sprintf("%.0f (auth %s)", ms, mode))
+	testartifacts.Figure(t, "tags_1000_first_rows_ms", fmt.Sprintf("%.0f (auth %s)", ms, mode))
 	checkNoProblems(t, tab)
 }
 

@@ -10,17 +10,16 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"net/http"
-	"net/url"
 	"os"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/registry-stack/registry-stack/internal/dockertoken"
 )
 
 type endpoint struct {
@@ -58,9 +57,10 @@ func main() {
 	}
 	client := &http.Client{Timeout: 30 * time.Second}
 	ctx := context.Background()
+	req := dockertoken.Request{Service: *service, Scope: *scope, User: *user, Password: password}
 	for i := 0; i < *warmup+*n; i++ {
 		for _, ep := range eps {
-			d, err := fetch(ctx, client, ep.url, *service, *scope, *user, password)
+			d, err := fetch(ctx, client, ep.url, req)
 			if err != nil {
 				fmt.Fprintf(os.Stderr, "token-bench: %s: %v\n", ep.label, err)
 				os.Exit(1)
@@ -77,30 +77,13 @@ func main() {
 	}
 }
 
-func fetch(ctx context.Context, client *http.Client, base, service, scope, user, password string) (time.Duration, error) {
-	q := url.Values{"service": {service}, "scope": {scope}}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"?"+q.Encode(), nil)
-	if err != nil {
-		return 0, err
-	}
-	req.SetBasicAuth(user, password)
+// fetch times one token request.
+func fetch(ctx context.Context, client *http.Client, endpoint string, r dockertoken.Request) (time.Duration, error) {
 	t0 := time.Now()
-	resp, err := client.Do(req)
-	if err != nil {
+	if _, err := dockertoken.Fetch(ctx, client, endpoint, r); err != nil {
 		return 0, err
 	}
-	defer resp.Body.Close()
-	var body struct {
-		Token string `json:"token"`
-	}
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&body); err != nil {
-		return 0, fmt.Errorf("status %d: %w", resp.StatusCode, err)
-	}
-	d := time.Since(t0)
-	if resp.StatusCode != http.StatusOK || body.Token == "" {
-		return 0, fmt.Errorf("status %d, no token", resp.StatusCode)
-	}
-	return d, nil
+	return time.Since(t0), nil
 }
 
 func pct(s []time.Duration, p int) time.Duration {

@@ -1,7 +1,9 @@
-// Package stacktest runs the real registry-stack binary for end-to-end tests:
-// built once per test binary, started on a random loopback port, stopped with
-// SIGTERM. Logs are kept so tests can assert on them.
-package stacktest
+// Package stackrun runs the real registry-stack binary for end-to-end tests:
+// built once per test binary, `serve` started on a random loopback port and
+// stopped with SIGTERM (Start), one-shot commands run to completion
+// (RunCLI). Logs are kept so tests can assert on them, and saved to
+// $TEST_ARTIFACTS_DIR/stack-logs.
+package stackrun
 
 import (
 	"bufio"
@@ -19,6 +21,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/registry-stack/registry-stack/internal/testartifacts"
+	"github.com/registry-stack/registry-stack/internal/testenv"
 )
 
 // Binary builds cmd/registry-stack once and returns its path. Call it from
@@ -31,7 +36,7 @@ func Binary(t testing.TB) string {
 			buildErr = err
 			return
 		}
-		root, err := moduleRoot()
+		root, err := testenv.ModuleRoot()
 		if err != nil {
 			buildErr = err
 			return
@@ -56,18 +61,6 @@ var (
 	binPath   string
 	buildErr  error
 )
-
-func moduleRoot() (string, error) {
-	out, err := exec.Command("go", "env", "GOMOD").Output()
-	if err != nil {
-		return "", fmt.Errorf("go env GOMOD: %w", err)
-	}
-	mod := strings.TrimSpace(string(out))
-	if mod == "" || mod == os.DevNull {
-		return "", fmt.Errorf("not inside the registry-stack module")
-	}
-	return filepath.Dir(mod), nil
-}
 
 // Stack is a running registry-stack process.
 type Stack struct {
@@ -268,17 +261,11 @@ func RunCLI(t testing.TB, env []string, args ...string) (int, string, string) {
 // saveLogs keeps the process's logs as a test artifact, so the test command
 // can check the logs of the whole run (e.g. that no credential leaked).
 func saveLogs(t testing.TB, logs string) {
-	dir := os.Getenv("TEST_ARTIFACTS_DIR")
+	dir := testartifacts.Dir(t, "stack-logs")
 	if dir == "" {
 		return
 	}
-	dir = filepath.Join(dir, "stack-logs")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Logf("save logs: %v", err)
-		return
-	}
-	name := strings.NewReplacer("/", "_", " ", "_", ":", "_").Replace(t.Name())
-	f, err := os.CreateTemp(dir, name+"-*.log")
+	f, err := os.CreateTemp(dir, testartifacts.FileName(t.Name())+"-*.log")
 	if err != nil {
 		t.Logf("save logs: %v", err)
 		return

@@ -1,4 +1,9 @@
-package stacktest
+// Package browsertest drives a headless Chromium (chromedp) for the UI's
+// end-to-end tests: tabs that record what the page reports as broken and the
+// bytes it transfers, JavaScript evaluation and polling, canned answers for
+// failures the real stack cannot produce on demand, and screenshots saved to
+// $TEST_ARTIFACTS_DIR/screenshots.
+package browsertest
 
 import (
 	"context"
@@ -17,6 +22,9 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+
+	"github.com/registry-stack/registry-stack/internal/testartifacts"
+	"github.com/registry-stack/registry-stack/internal/testenv"
 )
 
 // Tab is one tab of a headless Chromium driven through chromedp. It records
@@ -61,7 +69,7 @@ func NewBrowser(t testing.TB) *Tab {
 	t.Helper()
 	path := chromiumPath()
 	if path == "" {
-		Missing(t, "chromium (/usr/bin/chromium)")
+		testenv.Missing(t, "chromium (/usr/bin/chromium)")
 	}
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(path),
@@ -141,28 +149,25 @@ func (tb *Tab) record(ev any) {
 }
 
 // Problems returns what the page reported as broken so far and forgets it.
-func (tb *Tab) Problems() []string {
-	tb.mu.Lock()
-	defer tb.mu.Unlock()
-	p := tb.problems
-	tb.problems = nil
-	return p
-}
+func (tb *Tab) Problems() []string { return take(tb, &tb.problems) }
 
 // Transfers returns the responses finished so far and forgets them.
-func (tb *Tab) Transfers() []Transfer {
+func (tb *Tab) Transfers() []Transfer { return take(tb, &tb.transfers) }
+
+// take empties one of the tab's records and returns what it held.
+func take[T any](tb *Tab, record *[]T) []T {
 	tb.mu.Lock()
 	defer tb.mu.Unlock()
-	tr := tb.transfers
-	tb.transfers = nil
-	return tr
+	v := *record
+	*record = nil
+	return v
 }
 
 // Do runs the steps and fails the test with what was being done.
 func (tb *Tab) Do(t testing.TB, what string, steps ...chromedp.Action[chromedp.Void]) {
 	t.Helper()
 	if err := chromedp.Do(tb.Ctx, steps...); err != nil {
-		tb.Screenshot(t, "failed-"+safeName(t.Name()))
+		tb.Screenshot(t, "failed-"+testartifacts.FileName(t.Name()))
 		t.Fatalf("browser: %s: %v", what, err)
 	}
 }
@@ -186,7 +191,7 @@ func Eval[T any](t testing.TB, tb *Tab, expr string) T {
 func (tb *Tab) WaitTrue(t testing.TB, what, predicate string) {
 	t.Helper()
 	if _, err := chromedp.Run(tb.Ctx, chromedp.Poll[bool](predicate)); err != nil {
-		tb.Screenshot(t, "failed-"+safeName(t.Name()))
+		tb.Screenshot(t, "failed-"+testartifacts.FileName(t.Name()))
 		t.Fatalf("browser: waiting for %s (%s): %v", what, predicate, err)
 	}
 }
@@ -195,17 +200,12 @@ func (tb *Tab) WaitTrue(t testing.TB, what, predicate string) {
 // when that variable is set.
 func (tb *Tab) Screenshot(t testing.TB, name string) {
 	t.Helper()
-	dir := os.Getenv("TEST_ARTIFACTS_DIR")
+	dir := testartifacts.Dir(t, "screenshots")
 	if dir == "" {
 		return
 	}
 	png, err := chromedp.Run(tb.Ctx, chromedp.CaptureScreenshot())
 	if err != nil {
-		t.Logf("screenshot %s: %v", name, err)
-		return
-	}
-	dir = filepath.Join(dir, "screenshots")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Logf("screenshot %s: %v", name, err)
 		return
 	}
@@ -271,26 +271,6 @@ func (tb *Tab) Intercept(t testing.TB, patterns []string, reply Reply) (stop fun
 	}
 }
 
-// Figure reports a measured value (never asserted): as a test log line
-// "FIGURE <name>: <value>" and appended to $TEST_ARTIFACTS_DIR/figures.txt,
-// since `go test` without -v prints no logs of passing tests.
-func Figure(t testing.TB, name, value string) {
-	t.Helper()
-	line := fmt.Sprintf("FIGURE %s: %s", name, value)
-	t.Log(line)
-	dir := os.Getenv("TEST_ARTIFACTS_DIR")
-	if dir == "" {
-		return
-	}
-	f, err := os.OpenFile(filepath.Join(dir, "figures.txt"), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
-	if err != nil {
-		t.Logf("figures.txt: %v", err)
-		return
-	}
-	defer f.Close()
-	_, _ = fmt.Fprintln(f, line)
-}
-
 // headerValue looks a header up case-insensitively.
 func headerValue(h network.Headers, name string) any {
 	for k, v := range h {
@@ -299,8 +279,4 @@ func headerValue(h network.Headers, name string) any {
 		}
 	}
 	return nil
-}
-
-func safeName(s string) string {
-	return strings.NewReplacer("/", "_", " ", "_", ":", "_").Replace(s)
 }

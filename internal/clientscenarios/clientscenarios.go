@@ -1,4 +1,9 @@
-package stacktest
+// Package clientscenarios are the registry client scenarios shared by the
+// no-auth, Keycloak and UI end-to-end tests: push and pull an image, an index
+// and an artifact, list the catalog and tags, delete by digest. Each talks to
+// the registry only through go-containerregistry, the way real clients do;
+// opts carry the credentials.
+package clientscenarios
 
 import (
 	"bytes"
@@ -17,10 +22,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/static"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 )
-
-// Client scenarios shared by the no-auth and Keycloak end-to-end tests. Each
-// talks to the registry only through go-containerregistry, the way real
-// clients do; opts carry the credentials.
 
 // PushPullImage pushes a random multi-layer image, pulls it back and checks
 // every digest.

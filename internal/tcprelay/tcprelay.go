@@ -1,4 +1,6 @@
-package stacktest
+// Package tcprelay is a TCP relay a test can cut: the way to take a real
+// server (Keycloak) away from one stack without stopping it for the others.
+package tcprelay
 
 import (
 	"io"
@@ -21,9 +23,9 @@ type Relay struct {
 	wg     sync.WaitGroup
 }
 
-// NewRelay relays connections to target (host:port) until Cut or the end
+// New relays connections to target (host:port) until Cut or the end
 // of the test.
-func NewRelay(t testing.TB, target string) *Relay {
+func New(t testing.TB, target string) *Relay {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
