@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"runtime/debug"
@@ -39,6 +40,7 @@ Usage:
   registry-stack check-config [flags]   validate and print the effective config
   registry-stack bootstrap [flags]      prepare a Keycloak realm and docker-v2 client
   registry-stack garbage-collect [flags] free the storage of unreferenced blobs (server stopped)
+  registry-stack policy explain [flags] show what the policy allows a user, and by which rule
   registry-stack probe [flags]          exit 0 when the local server is ready (for HEALTHCHECK)
   registry-stack version                print the version
 
@@ -66,6 +68,8 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		return runGarbageCollect(ctx, args[1:], environ, stdout, stderr)
 	case "probe":
 		return runProbe(ctx, args[1:], environ, stderr)
+	case "policy":
+		return runPolicy(ctx, args[1:], environ, stdout, stderr)
 	case "bootstrap":
 		return runBootstrap(ctx, args[1:], stdout, stderr)
 	case "version", "--version", "-v":
@@ -119,7 +123,7 @@ var configFlags = [...]struct{ flag, key, help string }{
 	{"listen", "listen", "listen `address` host:port (default " + config.DefaultListen + ")"},
 	{"data-dir", "data_dir", "`directory` for registry data"},
 	{"public-url", "public_url", "externally visible base `URL`"},
-	{"auth", "auth", "authentication `mode`: none or keycloak"},
+	{"auth", "auth", "authentication `mode`: none, keycloak or oidc"},
 	{"keycloak-url", "keycloak.url", "Keycloak base `URL` (include /auth for old Keycloak)"},
 	{"keycloak-realm", "keycloak.realm", "Keycloak realm `name`"},
 	{"keycloak-service", "keycloak.service", "docker-v2 client id, the token `service`"},
@@ -130,6 +134,13 @@ var configFlags = [...]struct{ flag, key, help string }{
 // parseConfig registers the config flags on fs, parses args and loads the
 // configuration; when that fails it has said why and returns the exit code.
 func parseConfig(fs *flag.FlagSet, args, environ []string, stderr io.Writer) (*config.Config, int, bool) {
+	cfg, _, code, ok := parseConfigReloadable(fs, args, environ, stderr)
+	return cfg, code, ok
+}
+
+// parseConfigReloadable is parseConfig that also returns how to load the
+// configuration again from the same file, environment and flags.
+func parseConfigReloadable(fs *flag.FlagSet, args, environ []string, stderr io.Writer) (*config.Config, func() (*config.Config, error), int, bool) {
 	file := fs.String("config", "", "YAML config `file`")
 	keyOf := make(map[string]string, len(configFlags))
 	for _, f := range configFlags {
@@ -137,7 +148,7 @@ func parseConfig(fs *flag.FlagSet, args, environ []string, stderr io.Writer) (*c
 		keyOf[f.flag] = f.key
 	}
 	if code, ok := parseFlags(fs, args, stderr); !ok {
-		return nil, code, false
+		return nil, nil, code, false
 	}
 	var given []config.Flag
 	fs.Visit(func(f *flag.Flag) {
@@ -145,11 +156,12 @@ func parseConfig(fs *flag.FlagSet, args, environ []string, stderr io.Writer) (*c
 			given = append(given, config.Flag{Name: f.Name, Key: key, Value: f.Value.String()})
 		}
 	})
-	cfg, err := config.Load(*file, environ, given)
+	load := func() (*config.Config, error) { return config.Load(*file, environ, given) }
+	cfg, err := load()
 	if err != nil {
-		return nil, fail(stderr, "registry-stack "+fs.Name(), err), false
+		return nil, nil, fail(stderr, "registry-stack "+fs.Name(), err), false
 	}
-	return cfg, 0, true
+	return cfg, load, 0, true
 }
 
 func parseFlags(fs *flag.FlagSet, args []string, stderr io.Writer) (int, bool) {
@@ -191,7 +203,7 @@ func runCheckConfig(args, environ []string, stdout, stderr io.Writer) int {
 func runServe(ctx context.Context, args, environ []string, stdout, stderr io.Writer) int {
 	const cmd = "registry-stack"
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	cfg, code, ok := parseConfig(fs, args, environ, stderr)
+	cfg, reload, code, ok := parseConfigReloadable(fs, args, environ, stderr)
 	if !ok {
 		return code
 	}
@@ -218,6 +230,7 @@ func runServe(ctx context.Context, args, environ []string, stdout, stderr io.Wri
 		return fail(stderr, cmd, err)
 	}
 	defer st.Close()
+	go reloadOnHangup(ctx, reload, st, log)
 	log.Info("registry-stack listening", "addr", ln.Addr().String(), "public_url", public, "auth", cfg.Auth, "version", versionString())
 	err = server.Serve(ctx, ln, st.Handler, server.ServeOptions{
 		CertFile: cfg.TLS.Cert, KeyFile: cfg.TLS.Key, Grace: cfg.ShutdownGrace.D(), Logger: log,
@@ -228,4 +241,30 @@ func runServe(ctx context.Context, args, environ []string, stdout, stderr io.Wri
 	}
 	log.Info("stopped")
 	return exitOK
+}
+
+// reloadOnHangup puts a changed policy in force on SIGHUP, without a
+// restart. The configuration is read again from the same file, environment
+// and flags; an invalid one leaves everything as it was, with one log line
+// naming the key or rule at fault. Other settings need a restart.
+func reloadOnHangup(ctx context.Context, reload func() (*config.Config, error), st *stack.Stack, log *slog.Logger) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+		}
+		cfg, err := reload()
+		if err == nil {
+			err = st.ReloadPolicy(cfg)
+		}
+		if err != nil {
+			log.Error("reload refused, the policy in force is unchanged", "error", err)
+			continue
+		}
+		log.Info("policy reloaded")
+	}
 }

@@ -138,28 +138,60 @@ func serveUnmatched(w http.ResponseWriter, req *http.Request) {
 	_, _ = io.WriteString(w, `{"errors":[{"code":"UNSUPPORTED","message":"no such registry API endpoint"}]}`+"\n")
 }
 
-// catalogBatch is how many names one storage listing returns.
-const catalogBatch = 1000
+// errStopListing ends a repository walk early.
+var errStopListing = errors.New("stop listing")
 
 // Repositories calls fn with each repository name after the name after (all
 // when empty), in lexical order, until fn returns false or none are left.
+// It walks the storage once: distribution's paged listing walks it again
+// from the start for every page, which is quadratic in the number of
+// repositories.
 func (r *Registry) Repositories(ctx context.Context, after string, fn func(name string) bool) error {
-	buf := make([]string, catalogBatch)
+	enum, ok := r.names.(distribution.RepositoryEnumerator)
+	if !ok {
+		return errors.New("listing repositories: storage cannot enumerate")
+	}
+	stopped := false
+	err := enum.Enumerate(ctx, func(name string) error {
+		if after != "" && comparePaths(name, after) <= 0 {
+			return nil
+		}
+		if !fn(name) {
+			stopped = true
+			return errStopListing
+		}
+		return nil
+	})
+	var notFound storagedriver.PathNotFoundError
+	switch {
+	// Drivers wrap the callback's error as text, so stopping is
+	// remembered rather than recognised.
+	case err == nil, stopped, errors.As(err, &notFound):
+		// Not found: no repository was ever pushed, an empty list.
+		return nil
+	}
+	return fmt.Errorf("listing repositories: %w", err)
+}
+
+// comparePaths orders repository names the way a storage walk visits them:
+// segment by segment, so "a/b" comes before "a-b" although '/' sorts after
+// '-' byte-wise.
+func comparePaths(a, b string) int {
 	for {
-		n, err := r.names.Repositories(ctx, buf, after)
-		for _, name := range buf[:n] {
-			if !fn(name) {
-				return nil
-			}
+		as, arest, amore := strings.Cut(a, "/")
+		bs, brest, bmore := strings.Cut(b, "/")
+		if c := strings.Compare(as, bs); c != 0 {
+			return c
 		}
-		var notFound storagedriver.PathNotFoundError
-		if errors.Is(err, io.EOF) || errors.As(err, &notFound) || n == 0 {
-			return nil // no repository was ever pushed: an empty list
+		switch {
+		case !amore && !bmore:
+			return 0
+		case !amore:
+			return -1
+		case !bmore:
+			return 1
 		}
-		if err != nil {
-			return fmt.Errorf("listing repositories: %w", err)
-		}
-		after = buf[n-1]
+		a, b = arest, brest
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -639,4 +640,56 @@ func TestEnsureHTTPSecret(t *testing.T) {
 			}
 		}
 	})
+}
+
+// Repositories lists in the order a storage walk visits, pages after a
+// given name in that same order, and stops when asked.
+func TestRepositories(t *testing.T) {
+	cfg := config.Default()
+	cfg.DataDir = t.TempDir()
+	r, err := New(context.Background(), &cfg, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Shutdown()
+	list := func(after string, limit int) []string {
+		var got []string
+		err := r.Repositories(context.Background(), after, func(name string) bool {
+			got = append(got, name)
+			return len(got) < limit
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	if got := list("", 100); len(got) != 0 {
+		t.Fatalf("empty registry lists %v", got)
+	}
+	names := []string{"a-b", "a/b", "a/c/d", "b", "team-a/app", "team-a-x/app"}
+	root := filepath.Join(cfg.DataDir, "registry", "docker", "registry", "v2", "repositories")
+	for _, n := range names {
+		if err := os.MkdirAll(filepath.Join(root, n, "_manifests"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	all := list("", 100)
+	want := []string{"a/b", "a/c/d", "a-b", "b", "team-a/app", "team-a-x/app"}
+	if !slices.Equal(all, want) {
+		t.Fatalf("all = %v, want %v", all, want)
+	}
+	// Paging: every page continues exactly after the last name shown.
+	var paged []string
+	after := ""
+	for {
+		page := list(after, 2)
+		if len(page) == 0 {
+			break
+		}
+		paged = append(paged, page...)
+		after = page[len(page)-1]
+	}
+	if !slices.Equal(paged, want) {
+		t.Errorf("paged = %v, want %v", paged, want)
+	}
 }
