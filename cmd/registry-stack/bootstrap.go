@@ -29,6 +29,10 @@ func runBootstrap(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	fs.StringVar(&opts.User, "user", "", "optional registry `user` to create or update")
 	fs.StringVar(&opts.Password, "password", "", "`password` for --user (set non-temporary)")
 	fs.DurationVar(&opts.Timeout, "timeout", bootstrap.DefaultTimeout, "timeout for each request to Keycloak")
+	fs.StringVar(&opts.OIDCClient, "oidc-client", "", "for auth: oidc, registry-stack's OIDC client `id` to create (e.g. registry-stack)")
+	fs.BoolVar(&opts.Demo, "demo", false, "for auth: oidc, create the demo layout of configs/policy-demo.yaml (alice, bob, carol, robot ci-robot)")
+	fs.StringVar(&opts.Robot, "robot", "", "for auth: oidc, a robot client `name` to create; prints its secret")
+	fs.Var((*listFlag)(&opts.RobotGroups), "robot-group", "a group `path` for the robot's service account (repeatable)")
 
 	usageErr := func(format string, a ...any) int {
 		fmt.Fprintf(stderr, "registry-stack bootstrap: %s (see registry-stack bootstrap -h)\n", fmt.Sprintf(format, a...))
@@ -36,8 +40,11 @@ func runBootstrap(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprint(stderr, "Usage: registry-stack bootstrap --keycloak-url URL --admin-user U --admin-password P --realm NAME --service NAME [--user U --password P] [--timeout 30s]\n\n"+
-				"Creates what is missing in Keycloak (realm, docker-v2 client with the allow-all mapper, user) and prints the registry-stack config for it.\n\nFlags:\n")
+			fmt.Fprint(stderr, "Usage: registry-stack bootstrap --keycloak-url URL --admin-user U --admin-password P --realm NAME\n"+
+				"         (--service NAME | --oidc-client ID | --demo | --robot NAME [--robot-group PATH]...) [--user U --password P] [--timeout 30s]\n\n"+
+				"Creates what is missing in Keycloak and prints the registry-stack config for it: for auth: keycloak a docker-v2 client\n"+
+				"with the allow-all mapper (--service); for auth: oidc an OIDC client with a groups mapper (--oidc-client), the demo\n"+
+				"layout (--demo) or a robot (--robot); optionally a user.\n\nFlags:\n")
 			fs.SetOutput(stderr)
 			fs.PrintDefaults()
 			return exitOK
@@ -82,7 +89,7 @@ func runBootstrap(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if !res.Created() {
 		fmt.Fprintln(stdout, "  (nothing to create)")
 	}
-	fmt.Fprintf(stdout, "\n# registry-stack config (docker login against realm %q)\n%s", res.Realm, res.ConfigSnippet())
+	fmt.Fprintf(stdout, "\n# registry-stack config (logins against realm %q)\n%s", res.Realm, res.ConfigSnippet())
 	if res.User != "" {
 		fmt.Fprintf(stdout, "\n# try it: docker login <registry host> -u %s\n", res.User)
 	}

@@ -724,3 +724,55 @@ func TestOIDCSkopeo(t *testing.T) {
 		t.Error("bob's refused copy wrote the tag")
 	}
 }
+
+// TestOIDCDemoCommandLine runs the commands the README gives: bootstrap
+// --demo (twice: it is idempotent), then serve with configs/policy-demo.yaml
+// and the flags overriding it, then a robot push with the printed secret and
+// policy explain --live.
+func TestOIDCDemoCommandLine(t *testing.T) {
+	kc := keycloaktest.Require(t)
+	realm := kc.TempRealm(t, "rs-oidc-demo")
+	env := []string{"KEYCLOAK_ADMIN_USER=" + kc.AdminUser, "KEYCLOAK_ADMIN_PASSWORD=" + kc.AdminPassword}
+	var secret string
+	for i := range 2 {
+		code, stdout, stderr := stackrun.RunCLI(t, env, "bootstrap", "--keycloak-url", kc.URL, "--realm", realm, "--demo")
+		if code != 0 {
+			t.Fatalf("bootstrap --demo run %d: exit %d\n%s", i+1, code, stderr)
+		}
+		for _, line := range strings.Split(stdout, "\n") {
+			if f := strings.Fields(line); len(f) == 4 && f[0] == "robot" && f[1] == bootstrap.DemoRobot && f[2] == "secret" {
+				if secret != "" && secret != f[3] {
+					t.Errorf("the second run changed the robot's secret")
+				}
+				secret = f[3]
+			}
+		}
+		if secret == "" || !strings.Contains(stdout, "auth: oidc") {
+			t.Fatalf("bootstrap --demo printed no robot secret line or no oidc config:\n%s", stdout)
+		}
+	}
+	dataDir := t.TempDir()
+	st := stackrun.Start(t, nil, "--config", "../../configs/policy-demo.yaml", "--keycloak-url", kc.URL, "--keycloak-realm", realm, "--public-url=", "--data-dir", dataDir)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	reg, _ := name.NewRegistry(st.Addr, name.Insecure)
+	img, _ := random.Image(256, 1)
+	if err := remote.Write(reg.Repo("team-a/ci").Tag("v1"), img, login(bootstrap.DemoRobot, secret), remote.WithContext(ctx)); err != nil {
+		t.Fatalf("robot push with the printed secret: %v", err)
+	}
+	if err := remote.Write(reg.Repo("team-b/ci").Tag("v1"), img, login(bootstrap.DemoRobot, secret), remote.WithContext(ctx)); statusOf(err) != http.StatusUnauthorized && statusOf(err) != http.StatusForbidden {
+		t.Fatalf("robot push to team-b: %v, want refused", err)
+	}
+	if info, err := os.Stat(filepath.Join(dataDir, "token-signing-key.pem")); err != nil || info.Mode().Perm() != 0o600 {
+		t.Errorf("generated signing key: %v, mode %v; want one with mode 0600 in the data dir", err, info)
+	}
+	code, stdout, stderr := stackrun.RunCLI(t, env, "policy", "explain", "--config", "../../configs/policy-demo.yaml",
+		"--user", "bob", "--live", "--keycloak-url", kc.URL, "--keycloak-realm", realm, "--scope", "repository:team-b/app:push", "--scope", "repository:team-a/app:pull")
+	if code != 0 || !strings.Contains(stdout, "/team-b") {
+		t.Fatalf("policy explain --live: exit %d\n%s%s", code, stdout, stderr)
+	}
+	lines := strings.Split(strings.TrimSpace(stdout), "\n")
+	if len(lines) != 3 || !strings.HasPrefix(lines[1], "allow repository:team-b/app:push") || !strings.HasPrefix(lines[2], "deny repository:team-a/app:pull") {
+		t.Errorf("policy explain --live for bob:\n%s", stdout)
+	}
+}

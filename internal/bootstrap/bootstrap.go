@@ -62,7 +62,20 @@ type Options struct {
 	// password reset (non-temporary).
 	User     string
 	Password string
+	// OIDCClient, for auth: oidc, is registry-stack's OIDC client (public,
+	// direct-access grants, groups mapper); empty means none.
+	OIDCClient string
+	// Demo creates the demo layout of configs/policy-demo.yaml (DemoUsers,
+	// the robot ci-robot, the OIDC client registry-stack).
+	Demo bool
+	// Robot, when set, is a robot client to create, its service account in
+	// RobotGroups.
+	Robot       string
+	RobotGroups []string
 }
+
+// oidc reports whether opts prepare anything for auth: oidc.
+func (o *Options) oidc() bool { return o.OIDCClient != "" || o.Demo || o.Robot != "" }
 
 // Result reports what Run found and changed.
 type Result struct {
@@ -79,11 +92,19 @@ type Result struct {
 	// PasswordSet is true whenever User was given: Keycloak cannot tell us
 	// whether the stored password already matches, so it is always reset.
 	PasswordSet bool
+
+	// OIDCClient is the OIDC client prepared for auth: oidc, if any.
+	OIDCClient        string
+	OIDCClientCreated bool
+	Demo              *DemoResult
+	Robot             string
+	RobotSecret       string
+	RobotCreated      bool
 }
 
 // Created reports whether Run created or added anything.
 func (r *Result) Created() bool {
-	return r.RealmCreated || r.ClientCreated || r.MapperAdded || r.UserCreated
+	return r.RealmCreated || r.ClientCreated || r.MapperAdded || r.UserCreated || r.OIDCClientCreated || r.RobotCreated
 }
 
 // Summary renders a human-readable account of what Run did, one line per item.
@@ -100,7 +121,19 @@ func (r *Result) Summary() string {
 	if r.MapperAdded {
 		mapper = "allow-all mapper added"
 	}
-	fmt.Fprintf(&b, "docker-v2 client %q: %s (%s)\n", r.Service, state(r.ClientCreated), mapper)
+	if r.Service != "" {
+		fmt.Fprintf(&b, "docker-v2 client %q: %s (%s)\n", r.Service, state(r.ClientCreated), mapper)
+	}
+	if r.OIDCClient != "" {
+		fmt.Fprintf(&b, "OIDC client %q: %s (groups mapper)\n", r.OIDCClient, state(r.OIDCClientCreated))
+	}
+	if r.Demo != nil {
+		b.WriteString(r.Demo.Summary())
+	}
+	if r.Robot != "" {
+		// One line of its own, for scripts: robot <name> secret <secret>.
+		fmt.Fprintf(&b, "robot %s secret %s\n", r.Robot, r.RobotSecret)
+	}
 	if r.User != "" {
 		pw := ""
 		if r.PasswordSet {
@@ -111,8 +144,27 @@ func (r *Result) Summary() string {
 	return b.String()
 }
 
-// ConfigSnippet renders the registry-stack YAML that points at this realm.
+// ConfigSnippet renders the registry-stack YAML that points at this realm:
+// for auth: oidc, with an example policy, when an OIDC client was prepared.
 func (r *Result) ConfigSnippet() string {
+	if r.OIDCClient != "" {
+		return fmt.Sprintf(`auth: oidc
+keycloak:
+  url: %s
+  realm: %s
+oidc:
+  client_id: %s
+policy:
+  admins: ["role:registry-admin"]
+  repositories:
+    "team-a/**":
+      - who: ["group:/team-a"]
+        actions: [pull, push, delete]
+    "public/**":
+      - who: [anonymous, authenticated]
+        actions: [pull]
+`, yamlScalar(r.KeycloakURL), yamlScalar(r.Realm), yamlScalar(r.OIDCClient))
+	}
 	return fmt.Sprintf("auth: keycloak\nkeycloak:\n  url: %s\n  realm: %s\n  service: %s\n",
 		yamlScalar(r.KeycloakURL), yamlScalar(r.Realm), yamlScalar(r.Service))
 }
@@ -201,8 +253,16 @@ func (c *Connection) normalize() error {
 // normalize checks every option and fills in the defaults; it is the only
 // place the bootstrap options are checked.
 func (o *Options) normalize() error {
-	if err := requireSet(append(o.required(), setting{"--realm", o.Realm}, setting{"--service", o.Service})...); err != nil {
+	required := append(o.required(), setting{"--realm", o.Realm})
+	if !o.oidc() {
+		// Without anything for oidc mode, the docker-v2 client is the point.
+		required = append(required, setting{"--service", o.Service})
+	}
+	if err := requireSet(required...); err != nil {
 		return err
+	}
+	if o.Demo && o.OIDCClient == "" {
+		o.OIDCClient = DemoClientID
 	}
 	if err := o.Connection.normalize(); err != nil {
 		return err
@@ -224,9 +284,11 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) (*Result, error) {
 		return nil, err
 	}
 	// Checked before touching anything so a server without the feature is
-	// left exactly as it was.
-	if err := a.CheckDockerFeature(ctx); err != nil {
-		return nil, err
+	// left exactly as it was; oidc mode does not need it.
+	if opts.Service != "" {
+		if err := a.CheckDockerFeature(ctx); err != nil {
+			return nil, err
+		}
 	}
 
 	res := &Result{
@@ -234,12 +296,31 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) (*Result, error) {
 		Realm:       opts.Realm,
 		Service:     opts.Service,
 		User:        opts.User,
+		OIDCClient:  opts.OIDCClient,
+		Robot:       opts.Robot,
 	}
 	if res.RealmCreated, err = a.EnsureRealm(ctx, opts.Realm); err != nil {
 		return nil, err
 	}
-	if res.ClientCreated, res.MapperAdded, err = a.EnsureDockerClient(ctx, opts.Realm, opts.Service); err != nil {
-		return nil, err
+	if opts.Service != "" {
+		if res.ClientCreated, res.MapperAdded, err = a.EnsureDockerClient(ctx, opts.Realm, opts.Service); err != nil {
+			return nil, err
+		}
+	}
+	if opts.OIDCClient != "" {
+		if res.OIDCClientCreated, err = a.EnsureOIDCClient(ctx, opts.Realm, opts.OIDCClient); err != nil {
+			return nil, err
+		}
+	}
+	if opts.Demo {
+		if res.Demo, err = a.Demo(ctx, opts.Realm); err != nil {
+			return nil, err
+		}
+	}
+	if opts.Robot != "" {
+		if res.RobotSecret, res.RobotCreated, err = a.EnsureRobot(ctx, opts.Realm, opts.Robot, opts.RobotGroups); err != nil {
+			return nil, err
+		}
 	}
 	if opts.User != "" {
 		if res.UserCreated, err = a.EnsureUser(ctx, opts.Realm, opts.User, opts.Password); err != nil {

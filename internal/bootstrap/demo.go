@@ -85,7 +85,6 @@ func (a *Admin) Demo(ctx context.Context, realm string) (*DemoResult, error) {
 // on its own line, "robot <name> secret <secret>", for scripts to read.
 func (r *DemoResult) Summary() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "realm %q with OIDC client %q (groups mapper)\n", r.Realm, r.ClientID)
 	for _, u := range r.Users {
 		what := "group " + u.Group
 		if u.RealmRole != "" {

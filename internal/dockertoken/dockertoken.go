@@ -42,7 +42,9 @@ func Fetch(ctx context.Context, client *http.Client, endpoint string, r Request)
 	if err != nil {
 		return "", err
 	}
-	req.SetBasicAuth(r.User, r.Password)
+	if r.User != "" || r.Password != "" {
+		req.SetBasicAuth(r.User, r.Password)
+	}
 	noRedirects := http.Client{Timeout: defaultTimeout}
 	if client != nil {
 		noRedirects = *client

@@ -170,6 +170,10 @@ func (h *handler) get(r *http.Request, req *request) (*identity.Identity, error)
 	switch {
 	case strings.EqualFold(scheme, "Basic"):
 		user, password, ok := parseBasic(rest)
+		if ok && user == "" && password == "" {
+			// Some clients send empty credentials for "none".
+			return anonymous(), nil
+		}
 		if !ok {
 			return nil, &apierror.Error{Status: http.StatusBadRequest, Code: "UNAUTHORIZED", Message: "malformed Basic credentials"}
 		}
@@ -372,5 +376,5 @@ func parseBasic(v string) (user, password string, ok bool) {
 		return "", "", false
 	}
 	user, password, ok = strings.Cut(string(raw), ":")
-	return user, password, ok && user != ""
+	return user, password, ok && (user != "" || password == "")
 }

@@ -238,6 +238,12 @@ func TestFailures(t *testing.T) {
 	if r := do(http.MethodGet, map[string]string{"Authorization": basic, "X-Requested-With": "XMLHttpRequest"}); r.StatusCode != 401 || r.Header.Get("WWW-Authenticate") != "" {
 		t.Errorf("wrong password from the UI: %d %q, want 401 without a challenge", r.StatusCode, r.Header.Get("WWW-Authenticate"))
 	}
+	if r := do(http.MethodGet, map[string]string{"Authorization": "Basic " + base64.StdEncoding.EncodeToString([]byte(":"))}); r.StatusCode != 200 {
+		t.Errorf("empty Basic credentials: %d, want 200 (anonymous)", r.StatusCode)
+	}
+	if r := do(http.MethodGet, map[string]string{"Authorization": "Basic " + base64.StdEncoding.EncodeToString([]byte(":secret"))}); r.StatusCode != 400 {
+		t.Errorf("a password without a user: %d, want 400", r.StatusCode)
+	}
 	if r := do(http.MethodGet, map[string]string{"Authorization": "Basic !!!"}); r.StatusCode != 400 {
 		t.Errorf("malformed Basic: %d, want 400", r.StatusCode)
 	}
