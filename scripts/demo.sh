@@ -1,25 +1,22 @@
 #!/usr/bin/env bash
-# The full local demo: a real Keycloak (fetched once, started with the
-# docker protocol) unless one is given, the demo realm, client and user
-# created by `registry-stack bootstrap`, and registry-stack in keycloak mode
-# in front of it. (configs/keycloak/registry-stack-realm.json is the same
-# realm for configs/compose.yaml, which imports it instead.)
+# The full local demo: a real Keycloak (fetched once) unless one is given,
+# the demo layout created by `registry-stack bootstrap --demo`, and
+# registry-stack in oidc mode with configs/policy-demo.yaml: registry-stack
+# issues the tokens and the policy decides who may do what.
+# (configs/keycloak/registry-stack-realm.json is the same layout for
+# configs/compose.yaml, which imports it instead.)
 #
 #   scripts/demo.sh                       # everything local
 #   KEYCLOAK_URL=https://kc.example.com KEYCLOAK_ADMIN_USER=admin \
 #   KEYCLOAK_ADMIN_PASSWORD=... scripts/demo.sh   # use an existing Keycloak
 #
-# Environment: LISTEN (default 127.0.0.1:5000), DATA_DIR (default ./data),
-# DEMO_USER / DEMO_PASSWORD (default demo / demo-password).
+# Environment: LISTEN (default 127.0.0.1:5000), DATA_DIR (default ./data).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 listen=${LISTEN:-127.0.0.1:5000}
 data_dir=${DATA_DIR:-./data}
 realm=registry-stack
-service=registry-stack
-user=${DEMO_USER:-demo}
-password=${DEMO_PASSWORD:-demo-password}
 
 mkdir -p "$data_dir"
 bin=$data_dir/registry-stack
@@ -37,23 +34,33 @@ if [ -z "${KEYCLOAK_URL:-}" ]; then
 	set +a
 fi
 
-# Idempotent: creates only what is missing (realm, docker-v2 client with its
-# mapper, the demo user), so it also prepares an existing Keycloak.
-"$bin" bootstrap --keycloak-url "$KEYCLOAK_URL" \
+# Idempotent: creates only what is missing (realm, OIDC client, groups,
+# the registry-admin role, alice, bob, carol and the robot ci-robot).
+out=$("$bin" bootstrap --keycloak-url "$KEYCLOAK_URL" \
 	--admin-user "${KEYCLOAK_ADMIN_USER:-admin}" --admin-password "${KEYCLOAK_ADMIN_PASSWORD:-admin}" \
-	--realm "$realm" --service "$service" --user "$user" --password "$password" >/dev/null
+	--realm "$realm" --demo)
+robot_secret=$(awk '$1 == "robot" && $2 == "ci-robot" && $3 == "secret" { print $4; exit }' <<<"$out")
 
 port=${listen##*:}
+host=localhost:$port
 cat <<MSG
 
-  registry-stack demo
-  -------------------
-  UI and registry:  http://localhost:$port
-  sign in as:       $user / $password
-  docker:           docker login localhost:$port -u $user -p $password
+  registry-stack demo (auth: oidc, policy: configs/policy-demo.yaml)
+  ------------------------------------------------------------------
+  UI and registry:  http://$host
+  alice / alice-password   group /team-a: pull, push, delete team-a/**; push public/**
+  bob   / bob-password     group /team-b: pull, push, delete team-b/**
+  carol / carol-password   realm role registry-admin: everything
+  anyone, no login:        pull public/**
+  robot ci-robot / $robot_secret   (service account in /team-a)
+
+  docker login $host -u alice -p alice-password
+  docker push $host/team-a/app        # allowed
+  docker push $host/team-b/app        # denied: alice is not in /team-b
+  $bin policy explain --config configs/policy-demo.yaml --user alice --group /team-a --scope repository:team-b/app:push
   Keycloak admin:   $KEYCLOAK_URL/admin  (admin / ${KEYCLOAK_ADMIN_PASSWORD:-admin})
   stop:             Ctrl-C
 
 MSG
-"$bin" serve --auth keycloak --listen "$listen" --public-url "http://localhost:$port" --data-dir "$data_dir" \
-	--keycloak-url "$KEYCLOAK_URL" --keycloak-realm "$realm" --keycloak-service "$service"
+"$bin" serve --config configs/policy-demo.yaml --listen "$listen" --public-url "http://$host" --data-dir "$data_dir" \
+	--keycloak-url "$KEYCLOAK_URL" --keycloak-realm "$realm"
