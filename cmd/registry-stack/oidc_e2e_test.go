@@ -776,3 +776,43 @@ func TestOIDCDemoCommandLine(t *testing.T) {
 		t.Errorf("policy explain --live for bob:\n%s", stdout)
 	}
 }
+
+// TestOIDCRealmExport: configs/keycloak/registry-stack-realm.json, which
+// configs/compose.yaml imports, holds the same layout bootstrap --demo
+// makes, and configs/policy-demo.yaml serves it.
+func TestOIDCRealmExport(t *testing.T) {
+	kc := keycloaktest.Require(t)
+	realm := kc.TempRealm(t, "rs-oidc-export")
+	var rep gocloak.RealmRepresentation
+	if err := json.Unmarshal([]byte(readFile(t, "../../configs/keycloak/registry-stack-realm.json")), &rep); err != nil {
+		t.Fatal(err)
+	}
+	rep.Realm = gocloak.StringP(realm)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	gc, tok, err := kc.Admin(t).Client(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := gc.CreateRealm(ctx, tok, rep); err != nil {
+		t.Fatalf("import the realm export: %v", err)
+	}
+	st := stackrun.Start(t, nil, "--config", "../../configs/policy-demo.yaml", "--keycloak-url", kc.URL, "--keycloak-realm", realm, "--public-url=")
+	reg, _ := name.NewRegistry(st.Addr, name.Insecure)
+	img, _ := random.Image(256, 1)
+	for _, c := range []struct {
+		user, password, repo string
+		allowed              bool
+	}{
+		{"alice", "alice-password", "team-a/app", true},
+		{"bob", "bob-password", "team-a/app", false},
+		{"carol", "carol-password", "other/app", true},
+		{bootstrap.DemoRobot, "ci-robot-demo-secret", "team-a/robot", true},
+		{bootstrap.DemoRobot, "ci-robot-demo-secret", "team-b/robot", false},
+	} {
+		err := remote.Write(reg.Repo(c.repo).Tag("v1"), img, login(c.user, c.password), remote.WithContext(ctx))
+		if (err == nil) != c.allowed {
+			t.Errorf("%s pushes %s: %v, want allowed=%v", c.user, c.repo, err, c.allowed)
+		}
+	}
+}
