@@ -56,13 +56,13 @@ go_test() { # go_test ARGS...: go test ARGS, to the console and appended to go-t
 }
 # ./internal/... (key refresh, token endpoint, server, stack: where the
 # concurrency is) runs with the race detector; the rest, chiefly the end to
-# end tests of cmd/registry-stack, without it. Measured on the 2-core CI
-# machine (loaded by other jobs): the cmd/registry-stack tests that need no
-# Keycloak took 81 s plain and 296 s with -race, and the whole package
-# (464 s plain with Keycloak) would pass the 20-minute timeout raced, while
-# ./internal/... with -race runs in 22 s once built. The race build of
-# ./internal/... (distribution and its dependencies) is the cost: about
-# 9 min from an empty build cache on that loaded machine.
+# end tests of cmd/registry-stack, without it. Measured on a 2-core machine
+# shared with other jobs: the cmd/registry-stack tests that need no Keycloak
+# took 81 s plain and 296 s with -race, so the whole package (315-464 s
+# plain with Keycloak) would come near the 20-minute timeout raced, while
+# ./internal/... with -race runs in 22-50 s once built. The price is a second
+# build of distribution and its dependencies: from an empty build cache the
+# race build of ./internal/... took 275 s, the plain one 303 s.
 go_tests() {
 	local rc=0 rest
 	: >"$artifacts/go-test.log"
