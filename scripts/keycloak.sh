@@ -20,7 +20,7 @@
 #   JAVA_HOME               Java 17+ to run Keycloak with (default: java on PATH)
 #
 # Realms, clients and users are created with `registry-stack bootstrap`
-# (see scripts/demo.sh); configs/keycloak/*.json is the same demo realm for
+# (see scripts/demo.sh); the realm export in configs/keycloak/ is for
 # configs/compose.yaml, which imports it.
 #
 # Each instance runs from its own copy of the distribution (its own data and
