@@ -15,7 +15,7 @@
 #                           ${XDG_CACHE_HOME:-$HOME/.cache}/registry-stack/keycloak
 #   KEYCLOAK_PORT           HTTP port (default: a free port)
 #   KEYCLOAK_FEATURES       value for --features (default docker; empty = none)
-#   KEYCLOAK_START_TIMEOUT  seconds to wait for readiness (default 300)
+#   KEYCLOAK_START_TIMEOUT  seconds to wait for readiness (default 600: a loaded 2-core machine has needed 295)
 #   KC_BOOTSTRAP_ADMIN_USERNAME / KC_BOOTSTRAP_ADMIN_PASSWORD (default admin/admin)
 #   JAVA_HOME               Java 17+ to run Keycloak with (default: java on PATH)
 #
@@ -154,7 +154,7 @@ launch() {
 
 cmd_start() {
 	local port="${KEYCLOAK_PORT:-}" env_file=""
-	local features="${KEYCLOAK_FEATURES-docker}" timeout="${KEYCLOAK_START_TIMEOUT:-300}"
+	local features="${KEYCLOAK_FEATURES-docker}" timeout="${KEYCLOAK_START_TIMEOUT:-600}"
 	while (($#)); do
 		case "$1" in
 		--port)
@@ -247,7 +247,7 @@ cmd_resume() {
 	args=(start-dev "--http-port=$KEYCLOAK_PORT" --http-host=127.0.0.1)
 	[[ -n "$KEYCLOAK_FEATURES" ]] && args+=("--features=$KEYCLOAK_FEATURES")
 	KC_BOOTSTRAP_ADMIN_USERNAME=$KEYCLOAK_ADMIN_USER KC_BOOTSTRAP_ADMIN_PASSWORD=$KEYCLOAK_ADMIN_PASSWORD \
-		KEEP_INSTANCE=true launch "$KEYCLOAK_INSTANCE_DIR" "$KEYCLOAK_PORT" "$KEYCLOAK_LOG" "${KEYCLOAK_START_TIMEOUT:-300}" "${args[@]}"
+		KEEP_INSTANCE=true launch "$KEYCLOAK_INSTANCE_DIR" "$KEYCLOAK_PORT" "$KEYCLOAK_LOG" "${KEYCLOAK_START_TIMEOUT:-600}" "${args[@]}"
 	write_env "$env_file" "$KEYCLOAK_PORT" "$LAUNCHED_PID" "$KEYCLOAK_INSTANCE_DIR" "$KEYCLOAK_LOG" "$KEYCLOAK_FEATURES"
 	echo "keycloak.sh: resume took $(elapsed "$t0") (pid $LAUNCHED_PID)"
 }

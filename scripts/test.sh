@@ -69,7 +69,9 @@ go_tests() {
 	go_test -race -count=1 -timeout 20m ./internal/... || rc=1
 	rest=$(go list ./... | grep -v '/internal/')
 	# shellcheck disable=SC2086 # one package per word
-	go_test -count=1 -timeout 20m $rest || rc=1
+	# A hang guard only: the end to end tests start two Keycloaks of their own,
+	# each allowed 600 s on a loaded machine.
+	go_test -count=1 -timeout 40m $rest || rc=1
 	return $rc
 }
 record "go tests (./internal/... with -race)" go_tests

@@ -97,9 +97,11 @@ func (k *OwnServer) Pause(t testing.TB) { t.Helper(); k.run(t, "pause", "--env-f
 // Resume starts it again on the same port with the same realms and keys.
 func (k *OwnServer) Resume(t testing.TB) { t.Helper(); k.run(t, "resume", "--env-file", k.envFile) }
 
+// run gives keycloak.sh more than its own start limit (600 s), so the
+// script, not this timeout, says why a start failed.
 func (k *OwnServer) run(t testing.TB, args ...string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 11*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "bash", append([]string{k.script}, args...)...)
 	cmd.Env = withoutSharedKeycloak(os.Environ())
