@@ -816,3 +816,37 @@ func TestOIDCRealmExport(t *testing.T) {
 		}
 	}
 }
+
+// TestOIDCThrottle: after repeated wrong passwords for one user the stack
+// answers 429 with Retry-After itself, without asking Keycloak, while other
+// users still get in.
+func TestOIDCThrottle(t *testing.T) {
+	s := newOIDCSetup(t, "rs-oidc-throttle")
+	st := s.start(t, nil)
+	try := func(user, password string) *http.Response {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodGet, st.URL+"/auth/token?service=registry-stack", nil)
+		req.SetBasicAuth(user, password)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	for i := range 5 {
+		if r := try("alice", fmt.Sprintf("wrong-%d", i)); r.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("wrong password %d: %d, want 401", i+1, r.StatusCode)
+		}
+	}
+	r := try("alice", "wrong-again")
+	if r.StatusCode != http.StatusTooManyRequests || r.Header.Get("Retry-After") == "" {
+		t.Fatalf("sixth wrong password: %d (Retry-After %q), want 429 with Retry-After", r.StatusCode, r.Header.Get("Retry-After"))
+	}
+	if r := try("alice", "alice-password"); r.StatusCode != http.StatusTooManyRequests {
+		t.Errorf("the right password while throttled: %d, want 429 (the throttle answers before Keycloak is asked)", r.StatusCode)
+	}
+	if r := try("bob", "bob-password"); r.StatusCode != http.StatusOK {
+		t.Errorf("another user while alice is throttled: %d, want 200", r.StatusCode)
+	}
+}
