@@ -193,6 +193,35 @@ func (g *glob) match(name string, b binding) bool {
 	}
 }
 
+// matchUnder reports whether the pattern could match a name that starts
+// with prefix+"/" (any name at all for the empty prefix), that is prefix
+// followed by one or more segments. prefix is a repository name or empty.
+// The pattern's segments are held against the prefix's in turn: a "**"
+// reached there can take any of the rest, a pattern that ends with the
+// prefix, or before it, matches nothing below it.
+func (g *glob) matchUnder(prefix string, b binding) bool {
+	// Such a name starts with both g.prefix and prefix, so the shorter
+	// is the start of the longer: most patterns are turned away here.
+	if n := min(len(g.prefix), len(prefix)); g.prefix[:n] != prefix[:n] {
+		return false
+	}
+	i := 0
+	for p := 0; p < len(prefix); i++ {
+		if i == len(g.segs) {
+			return false
+		}
+		if g.segs[i].anyDepth {
+			return true
+		}
+		q := segmentEnd(prefix, p)
+		if !g.segs[i].match(prefix[p:q], b) {
+			return false
+		}
+		p = q + 1
+	}
+	return i < len(g.segs)
+}
+
 func segmentEnd(name string, p int) int {
 	if q := strings.IndexByte(name[p:], '/'); q >= 0 {
 		return p + q

@@ -225,8 +225,29 @@ func (p *Policy) find(s *Subject, repo string) (match, bool) {
 			break
 		}
 	}
+	p.eachBinding(s, func(r *rule, b binding) bool {
+		// Ranking needs no match, so a pattern that could not win is
+		// not matched at all.
+		score := r.score(b)
+		if found && compareSpecificity(r.glob, score, best.rule.glob, best.score) >= 0 {
+			return true
+		}
+		if r.match(repo, b) {
+			best, found = match{rule: r, bind: b, score: score}, true
+		}
+		return true
+	})
+	return best, found
+}
+
+// eachBinding calls yield with every placeholder rule and every binding of
+// its placeholders to s's values, until yield returns false; it reports
+// whether it went through all of them. Anonymous subjects bind nothing, a
+// rule with ${user} needs a user name that is a valid path component, and
+// ${group} takes each group name that is one.
+func (p *Policy) eachBinding(s *Subject, yield func(*rule, binding) bool) bool {
 	if len(p.placeholder) == 0 || s.Anonymous {
-		return best, found
+		return true
 	}
 	user := s.User
 	if !scope.IsPathComponent(user) {
@@ -234,32 +255,23 @@ func (p *Policy) find(s *Subject, repo string) (match, bool) {
 		// pattern: it could not be a repository path component anyway.
 		user = ""
 	}
-	consider := func(r *rule, b binding) {
-		// Ranking needs no match, so a pattern that could not win is
-		// not matched at all.
-		score := r.score(b)
-		if found && compareSpecificity(r.glob, score, best.rule.glob, best.score) >= 0 {
-			return
-		}
-		if r.match(repo, b) {
-			best, found = match{rule: r, bind: b, score: score}, true
-		}
-	}
 	for _, r := range p.placeholder {
 		if r.users > 0 && user == "" {
 			continue
 		}
 		if r.groups == 0 {
-			consider(r, binding{user: user})
+			if !yield(r, binding{user: user}) {
+				return false
+			}
 			continue
 		}
 		for _, g := range s.Groups {
-			if name := groupName(g); scope.IsPathComponent(name) {
-				consider(r, binding{user: user, group: name})
+			if name := groupName(g); scope.IsPathComponent(name) && !yield(r, binding{user: user, group: name}) {
+				return false
 			}
 		}
 	}
-	return best, found
+	return true
 }
 
 // Decision is what a subject may do on one repository, and why.
@@ -334,17 +346,57 @@ func (p *Policy) MayPull(s Subject, repo string) bool {
 		return true
 	}
 	m, ok := p.find(&s, repo)
-	if !ok {
-		return false
-	}
-	for _, g := range m.rule.grants {
+	return ok && m.rule.grantsPull(&s)
+}
+
+// grantsPull reports whether one of r's grants gives s pull.
+func (r *rule) grantsPull(s *Subject) bool {
+	for _, g := range r.grants {
 		if g.actions&pullBit != 0 {
-			if _, ok := firstMatch(g.who, &s); ok {
+			if _, ok := firstMatch(g.who, s); ok {
 				return true
 			}
 		}
 	}
 	return false
+}
+
+// MayPullUnder reports whether s might pull some repository whose name
+// starts with prefix+"/"; the empty prefix stands for the root, every
+// repository. A storage walk asks it before descending into a directory,
+// so it is conservative: it never says false where MayPull would say true
+// for a name under prefix. It is true for admins, and otherwise when some
+// rule has a grant of pull for s and a pattern that, with its placeholders
+// bound for s as MayPull binds them, matches some name under prefix. It
+// ignores which pattern would be the most specific, so a narrower rule that
+// denies ("x/**": []) does not make it false. A prefix that is not a valid
+// repository name gives true, leaving each name to MayPull. Like MayPull,
+// it allocates nothing.
+func (p *Policy) MayPullUnder(s Subject, prefix string) bool {
+	if p == nil {
+		return false
+	}
+	if prefix != "" && scope.ValidateRepository(prefix) != nil {
+		return true
+	}
+	if _, ok := firstMatch(p.admins, &s); ok {
+		return true
+	}
+	for _, r := range p.literal {
+		if r.pullsUnder(&s, prefix, binding{}) {
+			return true
+		}
+	}
+	noneDoes := p.eachBinding(&s, func(r *rule, b binding) bool {
+		return !r.pullsUnder(&s, prefix, b) // stop at the first that does
+	})
+	return !noneDoes
+}
+
+// pullsUnder reports whether r, bound by b, matches some name under prefix
+// and grants s pull.
+func (r *rule) pullsUnder(s *Subject, prefix string, b binding) bool {
+	return r.matchUnder(prefix, b) && r.grantsPull(s)
 }
 
 // MayListCatalog reports whether s may call the catalog, and why.
