@@ -24,7 +24,7 @@ import (
 
 // Lister lists repository names in lexical order after a given one.
 type Lister interface {
-	Repositories(ctx context.Context, after string, fn func(name string) bool) error
+	Repositories(ctx context.Context, after string, descend func(prefix string) bool, fn func(name string) bool) error
 }
 
 // Options configures the filter.
@@ -87,7 +87,9 @@ func (f *filter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	repos := make([]string, 0, min(n, 1024))
 	more := false
 	if n > 0 {
-		err := f.o.Lister.Repositories(r.Context(), last, func(name string) bool {
+		// Namespaces the caller can pull nothing from are not walked.
+		descend := func(prefix string) bool { return p.MayPullUnder(subject, prefix) }
+		err := f.o.Lister.Repositories(r.Context(), last, descend, func(name string) bool {
 			if !p.MayPull(subject, name) {
 				return true
 			}

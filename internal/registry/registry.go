@@ -12,6 +12,7 @@ import (
 	"maps"
 	"net/http"
 	"os"
+	"path"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -141,24 +142,40 @@ func serveUnmatched(w http.ResponseWriter, req *http.Request) {
 // errStopListing ends a repository walk early.
 var errStopListing = errors.New("stop listing")
 
+// repositoriesRoot is where distribution keeps repositories in storage.
+const repositoriesRoot = "/docker/registry/v2/repositories"
+
 // Repositories calls fn with each repository name after the name after (all
-// when empty), in lexical order, until fn returns false or none are left.
-// It walks the storage once: distribution's paged listing walks it again
-// from the start for every page, which is quadratic in the number of
-// repositories.
-func (r *Registry) Repositories(ctx context.Context, after string, fn func(name string) bool) error {
-	enum, ok := r.names.(distribution.RepositoryEnumerator)
-	if !ok {
-		return errors.New("listing repositories: storage cannot enumerate")
-	}
+// when empty), in the order a storage walk visits them (see comparePaths),
+// until fn returns false or none are left. descend, when not nil, is asked
+// before the walk enters a directory, with the name prefix it stands for
+// (such as "team-a"); false skips everything under it, which is how the
+// catalog avoids walking namespaces the caller may not see. The storage is
+// walked once: distribution's paged listing walks it again from the start
+// for every page, which is quadratic in the number of repositories.
+func (r *Registry) Repositories(ctx context.Context, after string, descend func(prefix string) bool, fn func(name string) bool) error {
 	stopped := false
-	err := enum.Enumerate(ctx, func(name string) error {
-		if after != "" && comparePaths(name, after) <= 0 {
-			return nil
-		}
-		if !fn(name) {
-			stopped = true
-			return errStopListing
+	err := r.driver.Walk(ctx, repositoriesRoot, func(fi storagedriver.FileInfo) error {
+		rel := strings.TrimPrefix(fi.Path(), repositoriesRoot+"/")
+		base := path.Base(rel)
+		switch {
+		case base == "_manifests":
+			repo := path.Dir(rel)
+			if after == "" || comparePaths(repo, after) > 0 {
+				if !fn(repo) {
+					stopped = true
+					return errStopListing
+				}
+			}
+			return storagedriver.ErrSkipDir
+		case strings.HasPrefix(base, "_"), !fi.IsDir():
+			// _layers, _uploads: repository data, not names.
+			return storagedriver.ErrSkipDir
+		case after != "" && comparePaths(rel, after) < 0 && !strings.HasPrefix(after, rel+"/"):
+			// Everything under rel comes before after.
+			return storagedriver.ErrSkipDir
+		case descend != nil && !descend(rel):
+			return storagedriver.ErrSkipDir
 		}
 		return nil
 	})

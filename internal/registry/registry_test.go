@@ -654,7 +654,7 @@ func TestRepositories(t *testing.T) {
 	defer r.Shutdown()
 	list := func(after string, limit int) []string {
 		var got []string
-		err := r.Repositories(context.Background(), after, func(name string) bool {
+		err := r.Repositories(context.Background(), after, nil, func(name string) bool {
 			got = append(got, name)
 			return len(got) < limit
 		})
@@ -691,5 +691,39 @@ func TestRepositories(t *testing.T) {
 	}
 	if !slices.Equal(paged, want) {
 		t.Errorf("paged = %v, want %v", paged, want)
+	}
+}
+
+// descend prunes whole namespaces from the walk.
+func TestRepositoriesPruned(t *testing.T) {
+	cfg := config.Default()
+	cfg.DataDir = t.TempDir()
+	r, err := New(context.Background(), &cfg, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Shutdown()
+	root := filepath.Join(cfg.DataDir, "registry", "docker", "registry", "v2", "repositories")
+	for _, n := range []string{"bulk/a", "bulk/b/c", "team-a/app", "team-a/sub/x"} {
+		if err := os.MkdirAll(filepath.Join(root, n, "_manifests"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var asked, got []string
+	err = r.Repositories(context.Background(), "", func(prefix string) bool {
+		asked = append(asked, prefix)
+		return !strings.HasPrefix(prefix, "bulk")
+	}, func(name string) bool {
+		got = append(got, name)
+		return true
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"team-a/app", "team-a/sub/x"}; !slices.Equal(got, want) {
+		t.Errorf("listed %v, want %v", got, want)
+	}
+	if slices.Contains(asked, "bulk/a") || slices.Contains(asked, "bulk/b") {
+		t.Errorf("the walk entered a pruned namespace: asked %v", asked)
 	}
 }
