@@ -28,7 +28,6 @@ import (
 	"github.com/go-jose/go-jose/v4"
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
-	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
@@ -134,19 +133,11 @@ func TestOIDCPermissionMatrix(t *testing.T) {
 	st := s.start(t, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
-	reg, _ := name.NewRegistry(st.Addr, name.Insecure)
 	carol := login("carol", "carol-password")
 	repos := []string{"team-a/app", "team-b/app", "public/base", "team-c/app", "other/app"}
 	// The admin seeds every repository, so that pull and delete have
 	// something to act on.
-	seed := map[string]v1.Image{}
-	for _, r := range repos {
-		img, _ := random.Image(512, 1)
-		if err := remote.Write(reg.Repo(r).Tag("seed"), img, carol, remote.WithContext(ctx)); err != nil {
-			t.Fatalf("admin seeds %s: %v", r, err)
-		}
-		seed[r] = img
-	}
+	reg := seedAsAdmin(t, ctx, st, repos...)
 
 	type who struct{ name, user, password string }
 	users := []who{
@@ -173,7 +164,7 @@ func TestOIDCPermissionMatrix(t *testing.T) {
 			ref := reg.Repo(r)
 			t.Run(u.name+"/"+r, func(t *testing.T) {
 				// pull
-				_, err := remote.Image(ref.Tag("seed"), auth, remote.WithContext(ctx))
+				_, err := remote.Image(ref.Tag("v1"), auth, remote.WithContext(ctx))
 				checkAllowed(t, "pull", strings.Contains(want, "pull"), err)
 				// push: a new tag, which the admin must then see, or not
 				tag := "by-" + strings.NewReplacer("@", "-", " ", "-").Replace(firstNonEmpty(u.user, "anonymous"))
@@ -241,13 +232,7 @@ func TestOIDCAnonymousThenLogin(t *testing.T) {
 	st := s.start(t, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	reg, _ := name.NewRegistry(st.Addr, name.Insecure)
-	img, _ := random.Image(512, 1)
-	for _, r := range []string{"public/base", "team-a/app"} {
-		if err := remote.Write(reg.Repo(r).Tag("v1"), img, login("carol", "carol-password"), remote.WithContext(ctx)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	reg := seedAsAdmin(t, ctx, st, "public/base", "team-a/app")
 	if _, err := remote.Image(reg.Repo("public/base").Tag("v1"), remote.WithContext(ctx)); err != nil {
 		t.Fatalf("anonymous pull of a public repository: %v", err)
 	}
@@ -569,13 +554,7 @@ func TestOIDCPolicyReload(t *testing.T) {
 	st := s.start(t, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	reg, _ := name.NewRegistry(st.Addr, name.Insecure)
-	img, _ := random.Image(512, 1)
-	for _, r := range []string{"public/base", "team-a/app"} {
-		if err := remote.Write(reg.Repo(r).Tag("v1"), img, login("carol", "carol-password"), remote.WithContext(ctx)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	seedAsAdmin(t, ctx, st, "public/base", "team-a/app")
 	if code := getWithToken(t, st.URL+"/v2/team-a/app/manifests/v1", fetchToken(t, st, "bob", "bob-password", "repository:team-a/app:pull")); code != http.StatusUnauthorized {
 		t.Fatalf("bob pulls team-a before the reload: %d", code)
 	}
@@ -680,13 +659,7 @@ func TestOIDCSkopeo(t *testing.T) {
 	st := s.start(t, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	reg, _ := name.NewRegistry(st.Addr, name.Insecure)
-	img, _ := random.Image(512, 1)
-	for _, r := range []string{"public/base", "team-a/app"} {
-		if err := remote.Write(reg.Repo(r).Tag("v1"), img, login("carol", "carol-password"), remote.WithContext(ctx)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	reg := seedAsAdmin(t, ctx, st, "public/base", "team-a/app")
 	home := t.TempDir()
 	skopeo := func(args ...string) error {
 		cmd := exec.CommandContext(ctx, "skopeo", append([]string{"--insecure-policy"}, args...)...)
@@ -849,4 +822,18 @@ func TestOIDCThrottle(t *testing.T) {
 	if r := try("bob", "bob-password"); r.StatusCode != http.StatusOK {
 		t.Errorf("another user while alice is throttled: %d, want 200", r.StatusCode)
 	}
+}
+
+// seedAsAdmin has carol, the demo's admin, push an image tagged v1 into
+// each of repos, and returns the stack's registry for the client.
+func seedAsAdmin(t *testing.T, ctx context.Context, st *stackrun.Stack, repos ...string) name.Registry {
+	t.Helper()
+	reg, _ := name.NewRegistry(st.Addr, name.Insecure)
+	for _, r := range repos {
+		img, _ := random.Image(512, 1)
+		if err := remote.Write(reg.Repo(r).Tag("v1"), img, login("carol", "carol-password"), remote.WithContext(ctx)); err != nil {
+			t.Fatalf("carol seeds %s: %v", r, err)
+		}
+	}
+	return reg
 }

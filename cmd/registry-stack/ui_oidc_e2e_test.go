@@ -6,9 +6,6 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
-	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/v1/random"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/registry-stack/registry-stack/internal/browsertest"
 )
@@ -21,13 +18,7 @@ func TestUIOIDC(t *testing.T) {
 	st := s.start(t, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	reg, _ := name.NewRegistry(st.Addr, name.Insecure)
-	for _, r := range []string{"team-a/app", "team-b/app", "public/base"} {
-		img, _ := random.Image(1024, 1)
-		if err := remote.Write(reg.Repo(r).Tag("v1"), img, login("carol", "carol-password"), remote.WithContext(ctx)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	seedAsAdmin(t, ctx, st, "team-a/app", "team-b/app", "public/base")
 	noDelete := `document.querySelectorAll('input[data-select], #select-all, [data-delete-selected]').length === 0`
 
 	tab.Do(t, "open UI", chromedp.Navigate(st.URL+"/"), chromedp.WaitVisible(css(`#username`)))

@@ -99,15 +99,24 @@ func (a *Authenticator) passwordGrant(ctx context.Context, user, password string
 	if err != nil {
 		return nil, err
 	}
-	if ans.status == http.StatusOK && ans.AccessToken != "" {
-		id, err := a.fromAccessToken(ctx, ans.AccessToken, false)
-		if err != nil {
-			return nil, err
-		}
-		id.RefreshToken = ans.RefreshToken
-		return id, nil
+	if id, ok, err := a.granted(ctx, ans); ok {
+		return id, err
 	}
 	return nil, a.keycloakRefused(ans, user)
+}
+
+// granted reads the identity from a successful user grant; ok is false when
+// Keycloak refused.
+func (a *Authenticator) granted(ctx context.Context, ans *grantAnswer) (id *Identity, ok bool, err error) {
+	if ans.status != http.StatusOK || ans.AccessToken == "" {
+		return nil, false, nil
+	}
+	// Fetched by the stack itself for its own client.
+	if id, err = a.fromAccessToken(ctx, ans.AccessToken, false); err != nil {
+		return nil, true, err
+	}
+	id.RefreshToken = ans.RefreshToken
+	return id, true, nil
 }
 
 func (a *Authenticator) refreshGrant(ctx context.Context, refreshToken string) (*Identity, error) {
@@ -117,13 +126,8 @@ func (a *Authenticator) refreshGrant(ctx context.Context, refreshToken string) (
 	if err != nil {
 		return nil, err
 	}
-	if ans.status == http.StatusOK && ans.AccessToken != "" {
-		id, err := a.fromAccessToken(ctx, ans.AccessToken, false)
-		if err != nil {
-			return nil, err
-		}
-		id.RefreshToken = ans.RefreshToken
-		return id, nil
+	if id, ok, err := a.granted(ctx, ans); ok {
+		return id, err
 	}
 	if ans.Error == "invalid_grant" {
 		return nil, invalidCredentials("the refresh token is no longer valid: log in again", errors.New(ans.Description))

@@ -645,13 +645,7 @@ func TestEnsureHTTPSecret(t *testing.T) {
 // Repositories lists in the order a storage walk visits, pages after a
 // given name in that same order, and stops when asked.
 func TestRepositories(t *testing.T) {
-	cfg := config.Default()
-	cfg.DataDir = t.TempDir()
-	r, err := New(context.Background(), &cfg, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Shutdown()
+	r, root := newListingRegistry(t)
 	list := func(after string, limit int) []string {
 		var got []string
 		err := r.Repositories(context.Background(), after, nil, func(name string) bool {
@@ -666,13 +660,7 @@ func TestRepositories(t *testing.T) {
 	if got := list("", 100); len(got) != 0 {
 		t.Fatalf("empty registry lists %v", got)
 	}
-	names := []string{"a-b", "a/b", "a/c/d", "b", "team-a/app", "team-a-x/app"}
-	root := filepath.Join(cfg.DataDir, "registry", "docker", "registry", "v2", "repositories")
-	for _, n := range names {
-		if err := os.MkdirAll(filepath.Join(root, n, "_manifests"), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
+	addRepositories(t, root, "a-b", "a/b", "a/c/d", "b", "team-a/app", "team-a-x/app")
 	all := list("", 100)
 	want := []string{"a/b", "a/c/d", "a-b", "b", "team-a/app", "team-a-x/app"}
 	if !slices.Equal(all, want) {
@@ -696,21 +684,10 @@ func TestRepositories(t *testing.T) {
 
 // descend prunes whole namespaces from the walk.
 func TestRepositoriesPruned(t *testing.T) {
-	cfg := config.Default()
-	cfg.DataDir = t.TempDir()
-	r, err := New(context.Background(), &cfg, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Shutdown()
-	root := filepath.Join(cfg.DataDir, "registry", "docker", "registry", "v2", "repositories")
-	for _, n := range []string{"bulk/a", "bulk/b/c", "team-a/app", "team-a/sub/x"} {
-		if err := os.MkdirAll(filepath.Join(root, n, "_manifests"), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
+	r, root := newListingRegistry(t)
+	addRepositories(t, root, "bulk/a", "bulk/b/c", "team-a/app", "team-a/sub/x")
 	var asked, got []string
-	err = r.Repositories(context.Background(), "", func(prefix string) bool {
+	err := r.Repositories(context.Background(), "", func(prefix string) bool {
 		asked = append(asked, prefix)
 		return !strings.HasPrefix(prefix, "bulk")
 	}, func(name string) bool {
@@ -725,5 +702,30 @@ func TestRepositoriesPruned(t *testing.T) {
 	}
 	if slices.Contains(asked, "bulk/a") || slices.Contains(asked, "bulk/b") {
 		t.Errorf("the walk entered a pruned namespace: asked %v", asked)
+	}
+}
+
+// newListingRegistry is a registry on filesystem storage in a temp dir, and
+// the directory its repositories live in.
+func newListingRegistry(t *testing.T) (*Registry, string) {
+	t.Helper()
+	cfg := config.Default()
+	cfg.DataDir = t.TempDir()
+	r, err := New(context.Background(), &cfg, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = r.Shutdown() })
+	return r, filepath.Join(cfg.DataDir, "registry", "docker", "registry", "v2", "repositories")
+}
+
+// addRepositories lays repositories out the way storage lists them: a
+// directory with _manifests in it.
+func addRepositories(t *testing.T, root string, names ...string) {
+	t.Helper()
+	for _, n := range names {
+		if err := os.MkdirAll(filepath.Join(root, n, "_manifests"), 0o755); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

@@ -9,30 +9,39 @@ import (
 	"github.com/registry-stack/registry-stack/internal/authproxy"
 	"github.com/registry-stack/registry-stack/internal/config"
 	"github.com/registry-stack/registry-stack/internal/keycloak"
+	"github.com/registry-stack/registry-stack/internal/policy"
+	"github.com/registry-stack/registry-stack/internal/registry"
 	"github.com/registry-stack/registry-stack/internal/server"
 	"github.com/registry-stack/registry-stack/internal/tokenauth"
 )
 
-// keycloakMode is what keycloak mode adds to a stack.
-type keycloakMode struct {
+// authMode is what an auth mode adds to a stack; the zero value (auth:
+// none) adds nothing.
+type authMode struct {
 	// access verifies the registry's bearer tokens.
-	access tokenauth.Options
+	access *tokenauth.Options
 	// token is the docker token endpoint, mounted at tokenPath.
 	token     http.Handler
 	tokenPath string
-	// passthrough serves every other /auth/ request (keycloak.proxy_all).
+	// passthrough serves every other /auth/ request (keycloak.proxy_all);
+	// exact are further handlers at exactly their paths (the JWKS).
 	passthrough http.Handler
+	exact       map[string]http.Handler
+	// wrapRegistry puts a handler in front of the registry (the filtered
+	// catalog).
+	wrapRegistry func(reg *registry.Registry) http.Handler
+	// policy is oidc mode's live policy, for reloads.
+	policy *policy.Live
 	// checks gate readiness: signing keys loaded, issuer known.
 	checks []server.Check
-	// background keeps the key set and the issuer fresh until the stack
-	// closes.
+	// background keeps key sets and issuers fresh until the stack closes.
 	background []func(context.Context)
 }
 
 // newKeycloakMode builds keycloak mode from a validated configuration:
 // the live signing key set, the issuer, the registry's token verification
 // and the token endpoint in front of Keycloak.
-func newKeycloakMode(cfg *config.Config, publicURL string, log *slog.Logger) (*keycloakMode, error) {
+func newKeycloakMode(cfg *config.Config, publicURL string, log *slog.Logger) (*authMode, error) {
 	kc := cfg.Keycloak
 	realm, err := keycloak.ParseRealm(kc.URL, kc.Realm)
 	if err != nil {
@@ -47,7 +56,7 @@ func newKeycloakMode(cfg *config.Config, publicURL string, log *slog.Logger) (*k
 		},
 	}
 	kcLog := log.With("component", "keycloak")
-	m := &keycloakMode{tokenPath: cfg.TokenPath()}
+	m := &authMode{tokenPath: cfg.TokenPath()}
 
 	keys := keycloak.NewKeySet(keycloak.KeySetOptions{
 		Client:          client,
@@ -59,7 +68,7 @@ func newKeycloakMode(cfg *config.Config, publicURL string, log *slog.Logger) (*k
 	m.checks = append(m.checks, keys)
 
 	tokenURL := publicURL + m.tokenPath
-	m.access = tokenauth.Options{TokenURL: tokenURL, Service: kc.Service, Keys: keys}
+	m.access = &tokenauth.Options{TokenURL: tokenURL, Service: kc.Service, Keys: keys}
 	issuerLog := kc.Issuer
 	if kc.Issuer != "" {
 		m.access.Issuers = []string{kc.Issuer}

@@ -14,7 +14,7 @@ import (
 	"github.com/registry-stack/registry-stack/internal/identity"
 	"github.com/registry-stack/registry-stack/internal/keycloak"
 	"github.com/registry-stack/registry-stack/internal/policy"
-	"github.com/registry-stack/registry-stack/internal/server"
+	"github.com/registry-stack/registry-stack/internal/registry"
 	"github.com/registry-stack/registry-stack/internal/signing"
 	"github.com/registry-stack/registry-stack/internal/tokenauth"
 	"github.com/registry-stack/registry-stack/internal/tokenserver"
@@ -23,29 +23,17 @@ import (
 // JWKSPath serves the public keys of oidc mode's token signing keys.
 const JWKSPath = "/auth/jwks"
 
-// oidcMode is what oidc mode adds to a stack.
-type oidcMode struct {
-	access     tokenauth.Options
-	token      http.Handler
-	tokenPath  string
-	jwks       http.Handler
-	policy     *policy.Live
-	catalog    func(reg catalog.Lister, next http.Handler) http.Handler
-	checks     []server.Check
-	background []func(context.Context)
-}
-
 // newOIDCMode builds oidc mode from a validated configuration: Keycloak's
 // key set and issuer (to verify the access tokens it issues), the stack's
 // own signing keys, the authenticator, the policy, the token endpoint and
 // the registry's verification of the stack's tokens.
-func newOIDCMode(cfg *config.Config, publicURL string, log *slog.Logger) (*oidcMode, error) {
+func newOIDCMode(cfg *config.Config, publicURL string, log *slog.Logger) (*authMode, error) {
 	kc, o := cfg.Keycloak, cfg.OIDC
 	realm, err := keycloak.ParseRealm(kc.URL, kc.Realm)
 	if err != nil {
 		return nil, err // Validate has accepted it: not reached
 	}
-	m := &oidcMode{tokenPath: o.TokenPath}
+	m := &authMode{tokenPath: o.TokenPath}
 	client := &http.Client{
 		Timeout:       kc.Timeout.D(),
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
@@ -72,7 +60,7 @@ func newOIDCMode(cfg *config.Config, publicURL string, log *slog.Logger) (*oidcM
 	if err != nil {
 		return nil, err
 	}
-	m.jwks = signer.JWKSHandler()
+	m.exact = map[string]http.Handler{JWKSPath: signer.JWKSHandler()}
 
 	compiled, err := cfg.CompilePolicy()
 	if err != nil {
@@ -102,7 +90,7 @@ func newOIDCMode(cfg *config.Config, publicURL string, log *slog.Logger) (*oidcM
 	if err != nil {
 		return nil, err
 	}
-	m.access = tokenauth.Options{TokenURL: publicURL + o.TokenPath, Service: o.Service, Issuers: []string{issuerURL}, Keys: signer}
+	m.access = &tokenauth.Options{TokenURL: publicURL + o.TokenPath, Service: o.Service, Issuers: []string{issuerURL}, Keys: signer}
 	if o.AcceptKeycloakDockerTokens {
 		// Tokens Keycloak's docker-v2 protocol signed (auth: keycloak) keep
 		// working during a migration: its keys, its issuer, its audience.
@@ -118,8 +106,8 @@ func newOIDCMode(cfg *config.Config, publicURL string, log *slog.Logger) (*oidcM
 	if err != nil {
 		return nil, err
 	}
-	m.catalog = func(reg catalog.Lister, next http.Handler) http.Handler {
-		return catalog.New(catalog.Options{Lister: reg, Verifier: ownTokens, Service: o.Service, Policy: m.policy, Logger: log}, next)
+	m.wrapRegistry = func(reg *registry.Registry) http.Handler {
+		return catalog.New(catalog.Options{Lister: reg, Verifier: ownTokens, Service: o.Service, Policy: m.policy, Logger: log}, reg)
 	}
 	log.Info("oidc mode", "keycloak_url", kc.URL, "realm", kc.Realm, "client_id", o.ClientID, "service", o.Service,
 		"token_endpoint", publicURL+o.TokenPath, "signing_key", signer.Active().KeyID())

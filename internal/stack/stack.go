@@ -60,46 +60,38 @@ func New(ctx context.Context, cfg *config.Config, o Options) (st *Stack, err err
 		Logger:  o.Logger,
 	}
 	regOpts := registry.Options{Metrics: true, Host: hostFor(cfg)}
-	var checks []server.Check
-	if cfg.Auth == config.AuthKeycloak {
-		kc, err := newKeycloakMode(&effective, o.PublicURL, o.Logger)
-		if err != nil {
-			return nil, err
-		}
-		for _, f := range kc.background {
-			s.runUntilClose(ctx, f)
-		}
-		regOpts.AccessController = tokenauth.Name
-		regOpts.AccessControllerParams = map[string]any{tokenauth.OptionsKey: kc.access}
-		routes.TokenPath, routes.Token = kc.tokenPath, kc.token
-		routes.AuthPassthrough = kc.passthrough
-		checks = kc.checks
+	var mode *authMode
+	switch cfg.Auth {
+	case config.AuthKeycloak:
+		mode, err = newKeycloakMode(&effective, o.PublicURL, o.Logger)
+	case config.AuthOIDC:
+		mode, err = newOIDCMode(&effective, o.PublicURL, o.Logger)
+	default:
+		mode = &authMode{}
 	}
-	var oidc *oidcMode
-	if cfg.Auth == config.AuthOIDC {
-		if oidc, err = newOIDCMode(&effective, o.PublicURL, o.Logger); err != nil {
-			return nil, err
-		}
-		for _, f := range oidc.background {
-			s.runUntilClose(ctx, f)
-		}
-		regOpts.AccessController = tokenauth.Name
-		regOpts.AccessControllerParams = map[string]any{tokenauth.OptionsKey: oidc.access}
-		routes.TokenPath, routes.Token = oidc.tokenPath, oidc.token
-		routes.Exact = map[string]http.Handler{JWKSPath: oidc.jwks}
-		checks = oidc.checks
-		s.policy = oidc.policy
+	if err != nil {
+		return nil, err
 	}
+	for _, f := range mode.background {
+		s.runUntilClose(ctx, f)
+	}
+	if mode.access != nil {
+		regOpts.AccessController = tokenauth.Name
+		regOpts.AccessControllerParams = map[string]any{tokenauth.OptionsKey: *mode.access}
+	}
+	routes.TokenPath, routes.Token = mode.tokenPath, mode.token
+	routes.AuthPassthrough, routes.Exact = mode.passthrough, mode.exact
+	s.policy = mode.policy
 	reg, err := registry.New(ctx, &effective, regOpts)
 	if err != nil {
 		return nil, err
 	}
 	s.registry = reg
 	routes.Registry = reg
-	if oidc != nil {
-		routes.Registry = oidc.catalog(reg, reg)
+	if mode.wrapRegistry != nil {
+		routes.Registry = mode.wrapRegistry(reg)
 	}
-	routes.Ready = append([]server.Check{reg.StorageCheck()}, checks...)
+	routes.Ready = append([]server.Check{reg.StorageCheck()}, mode.checks...)
 	if cfg.UI.Enabled {
 		h, err := newUI(cfg, o)
 		if err != nil {
