@@ -6,6 +6,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
@@ -836,4 +837,63 @@ func seedAsAdmin(t *testing.T, ctx context.Context, st *stackrun.Stack, repos ..
 		}
 	}
 	return reg
+}
+
+// TestOIDCKeycloakAccessToken: a Keycloak access token (as a CI job or
+// single sign-on gets one) is accepted as the password and as a Bearer
+// token at the token endpoint, verified locally; one issued for another
+// client is refused.
+func TestOIDCKeycloakAccessToken(t *testing.T) {
+	s := newOIDCSetup(t, "rs-oidc-bearer")
+	st := s.start(t, nil)
+	seedAsAdmin(t, context.Background(), st, "team-a/app")
+	realm := keycloaktest.Realm{Server: s.kc, Name: s.realm}.Endpoints(t)
+	accessToken := func(form url.Values) string {
+		t.Helper()
+		resp, err := http.PostForm(realm.OIDCTokenURL(), form)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var ans struct {
+			AccessToken string `json:"access_token"`
+		}
+		if resp.StatusCode != http.StatusOK || json.NewDecoder(resp.Body).Decode(&ans) != nil || ans.AccessToken == "" {
+			t.Fatalf("Keycloak token: %d", resp.StatusCode)
+		}
+		return ans.AccessToken
+	}
+	alice := accessToken(url.Values{"grant_type": {"password"}, "client_id": {bootstrap.DemoClientID}, "username": {"alice"}, "password": {"alice-password"}, "scope": {"openid"}})
+	robot := accessToken(url.Values{"grant_type": {"client_credentials"}, "client_id": {bootstrap.DemoRobot}, "client_secret": {s.robotSecret}})
+	get := func(auth string) int {
+		req, _ := http.NewRequest(http.MethodGet, st.URL+"/auth/token?service=registry-stack&scope=repository:team-a/app:pull", nil)
+		req.Header.Set("Authorization", auth)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var ans struct{ Token string }
+		_ = json.NewDecoder(resp.Body).Decode(&ans)
+		if resp.StatusCode == http.StatusOK && getWithToken(t, st.URL+"/v2/team-a/app/manifests/v1", ans.Token) != http.StatusOK {
+			return -1 // a token, but not one that pulls
+		}
+		return resp.StatusCode
+	}
+	basicAuth := func(user, password string) string {
+		return "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+password))
+	}
+	for _, c := range []struct {
+		name, auth string
+		want       int
+	}{
+		{"alice's access token as the password", basicAuth("alice", alice), http.StatusOK},
+		{"alice's access token as a Bearer token", "Bearer " + alice, http.StatusOK},
+		{"a token for another client (the robot's own)", "Bearer " + robot, http.StatusUnauthorized},
+		{"a tampered access token", "Bearer " + alice[:len(alice)-4] + "AAAA", http.StatusUnauthorized},
+	} {
+		if got := get(c.auth); got != c.want {
+			t.Errorf("%s: %d, want %d", c.name, got, c.want)
+		}
+	}
 }
