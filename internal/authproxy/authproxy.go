@@ -156,8 +156,8 @@ func (h *tokenHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	ui := isUIRequest(r)
-	auth := r.Header.Get("Authorization")
-	if !isBasic(auth) {
+	auth, ok := basicCredentials(r.Header.Get("Authorization"))
+	if !ok {
 		// Keycloak answers 400 here, which makes neither docker nor a
 		// browser ask for credentials.
 		h.challenge(w, ui)
@@ -176,7 +176,7 @@ func (h *tokenHandler) forward(w http.ResponseWriter, r *http.Request, auth stri
 	defer cancel()
 
 	u := *h.upstream
-	u.RawQuery = r.URL.RawQuery
+	u.RawQuery = keycloakQuery(r.URL.Query())
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
 		h.fail(w, r, failure{Status: http.StatusInternalServerError, Code: "UNKNOWN", Message: "cannot build the Keycloak request"}, transportCause(err), 0)
@@ -286,9 +286,27 @@ func isUIRequest(r *http.Request) bool {
 	return strings.EqualFold(r.Header.Get("X-Requested-With"), "XMLHttpRequest")
 }
 
-func isBasic(auth string) bool {
+// basicCredentials returns the header with the scheme spelled "Basic":
+// RFC 7617 makes the scheme case-insensitive, Keycloak answers "basic" with
+// a misleading 400.
+func basicCredentials(auth string) (string, bool) {
 	scheme, rest, ok := strings.Cut(auth, " ")
-	return ok && strings.EqualFold(scheme, "Basic") && strings.TrimSpace(rest) != ""
+	rest = strings.TrimSpace(rest)
+	if !ok || !strings.EqualFold(scheme, "Basic") || rest == "" {
+		return "", false
+	}
+	return "Basic " + rest, true
+}
+
+// keycloakQuery joins several scope parameters into one, space-separated:
+// Keycloak's docker-v2 endpoint reads only the first scope parameter but
+// every scope in it, and a cross-repository copy (oras cp, a blob mount)
+// asks for two.
+func keycloakQuery(q url.Values) string {
+	if scopes := q["scope"]; len(scopes) > 1 {
+		q.Set("scope", strings.Join(scopes, " "))
+	}
+	return q.Encode()
 }
 
 func isJSON(contentType string) bool {

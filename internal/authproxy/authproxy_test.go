@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -344,8 +345,12 @@ func TestForwardsOnlyWhatKeycloakNeeds(t *testing.T) {
 	}
 
 	up := <-got
-	if up.URL.RawQuery != query {
-		t.Errorf("upstream query = %q, want %q", up.URL.RawQuery, query)
+	// Every parameter arrives, the two scopes joined into the one scope
+	// parameter Keycloak reads.
+	want := url.Values{"account": {"alice"}, "scope": {"repository:foo/bar:pull repository:a/b:push,pull"},
+		"service": {"registry"}, "offline_token": {"true"}, "client_id": {"docker"}}
+	if up.URL.Query().Encode() != want.Encode() {
+		t.Errorf("upstream query = %q, want %q", up.URL.RawQuery, want.Encode())
 	}
 	if up.URL.Path != "/realms/demo/protocol/docker-v2/auth" || up.Method != http.MethodGet {
 		t.Errorf("upstream request = %s %s", up.Method, up.URL.Path)
@@ -542,4 +547,50 @@ func readFirstChunk(t *testing.T, req *http.Request, want string) *http.Response
 		t.Fatalf("first chunk = %q, want %q", res.chunk, want)
 	}
 	return res.resp
+}
+
+// What reaches Keycloak: the Basic scheme spelled as Keycloak expects
+// whatever case the client used, and every scope in the one scope
+// parameter Keycloak reads. (A recording stand-in for Keycloak: the real
+// one answers a lowercase scheme with a misleading 400, which is the bug.)
+func TestForwardNormalizesSchemeAndScopes(t *testing.T) {
+	type seen struct {
+		auth   string
+		scopes []string
+	}
+	got := make(chan seen, 1)
+	recording := fakeKeycloak(t, func(w http.ResponseWriter, r *http.Request) {
+		got <- seen{r.Header.Get("Authorization"), r.URL.Query()["scope"]}
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(recordedToken))
+	})
+	proxy := newProxy(t, recording.URL, Options{})
+	cred := base64.StdEncoding.EncodeToString([]byte("alice:pw"))
+	for _, tt := range []struct {
+		name, scheme string
+		scopes       []string
+		want         []string
+	}{
+		{"lowercase scheme, one scope", "basic", []string{"repository:a:pull"}, []string{"repository:a:pull"}},
+		{"upper case scheme, two scopes (oras cp)", "BASIC", []string{"repository:a:pull", "repository:b:pull,push"}, []string{"repository:a:pull repository:b:pull,push"}},
+		{"no scope", "Basic", nil, nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			q := url.Values{"service": {"registry"}, "scope": tt.scopes}
+			req, _ := http.NewRequest(http.MethodGet, proxy.URL+"/?"+q.Encode(), nil)
+			req.Header.Set("Authorization", tt.scheme+" "+cred)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			s := <-got
+			if s.auth != "Basic "+cred {
+				t.Errorf("Keycloak got Authorization %q, want the Basic scheme", s.auth)
+			}
+			if !slices.Equal(s.scopes, tt.want) {
+				t.Errorf("Keycloak got scopes %q, want %q", s.scopes, tt.want)
+			}
+		})
+	}
 }

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/gorilla/mux"
+
+	"github.com/registry-stack/registry-stack/internal/apierror"
 )
 
 // Check is one readiness condition, e.g. storage reachable or signing keys
@@ -83,6 +85,15 @@ func NewHandler(rt Routes) http.Handler {
 	if rt.Metrics != nil {
 		r.Path("/metrics").Handler(rt.Metrics)
 	}
+	// Paths of registry protocols and probes never get the UI's page: a
+	// client probing for an endpoint (podman search tries /v1/search first)
+	// must see a registry error, not HTML with 200.
+	for _, probe := range []string{"/healthz", "/readyz"} {
+		r.Path(probe).HandlerFunc(methodNotAllowed) // the GET and HEAD routes are above
+	}
+	for _, prefix := range []string{"/v1", "/v2", "/auth", "/token", "/healthz/", "/readyz/", "/metrics"} {
+		r.PathPrefix(prefix).HandlerFunc(noSuchEndpoint)
+	}
 	if rt.UI != nil {
 		r.PathPrefix("/").Handler(rt.UI)
 	}
@@ -117,6 +128,18 @@ func readyHandler(checks []Check, timeout time.Duration) http.Handler {
 		w.Header().Set("Cache-Control", "no-store")
 		writeJSON(w, status, map[string]any{"ready": status == http.StatusOK, "checks": results})
 	})
+}
+
+// noSuchEndpoint answers a protocol path nothing serves. The spec has no
+// generic "not found" code; UNSUPPORTED with 404 tells clients this endpoint
+// does not exist here.
+func noSuchEndpoint(w http.ResponseWriter, _ *http.Request) {
+	apierror.Write(w, apierror.Error{Status: http.StatusNotFound, Code: "UNSUPPORTED", Message: "no such endpoint"})
+}
+
+func methodNotAllowed(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Allow", "GET, HEAD")
+	apierror.Write(w, apierror.Error{Status: http.StatusMethodNotAllowed, Code: "UNSUPPORTED", Message: "use GET or HEAD"})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -62,7 +62,11 @@ func TestNewHandlerRouting(t *testing.T) {
 		{"registry manifest", full, "PUT", "/v2/a/b/manifests/latest", "registry", 200},
 		{"registry path is not cleaned", full, "GET", "/v2/a/../b/tags/list", "registry", 200},
 		{"registry encoded path", full, "GET", "/v2/a%2Fb/tags/list", "registry", 200},
-		{"v2-like path is the UI's", full, "GET", "/v2foo", "ui", 200},
+		{"v2-like path is not the UI's", full, "GET", "/v2foo", "", 404},
+		{"v1 search is not the UI's (podman search)", full, "GET", "/v1/search?q=team&n=25", "", 404},
+		{"token-like path is not the UI's", full, "GET", "/token", "", 404},
+		{"probe subpath is not the UI's", full, "GET", "/healthz/x", "", 404},
+		{"healthz POST with a UI", full, "POST", "/healthz", "", 405},
 		{"token endpoint POST", full, "POST", tokenPath, "token", 200},
 		{"token path wins over passthrough", full, "GET", tokenPath, "token", 200},
 		{"other auth path to passthrough", full, "GET", "/auth/realms/r/account", "passthrough", 200},
@@ -74,7 +78,8 @@ func TestNewHandlerRouting(t *testing.T) {
 		{"ui deep link", full, "GET", "/repositories/a/b", "ui", 200},
 		{"ui asset", full, "GET", "/assets/app.js", "ui", 200},
 		{"no passthrough: token still served", noPassthrough, "GET", tokenPath, "token", 200},
-		{"no passthrough: other auth path falls to ui", noPassthrough, "GET", "/auth/realms/r/account", "ui", 200},
+		{"no passthrough: other auth path is not the UI's", noPassthrough, "GET", "/auth/realms/r/account", "", 404},
+		{"no passthrough: dot segments under auth", noPassthrough, "GET", "/auth/../index.html", "", 404},
 		{"no token path: token not mounted", noTokenPath, "GET", tokenPath, "passthrough", 200},
 		{"bare: registry not mounted", bare, "GET", "/v2/", "", 404},
 		{"bare: token not mounted", bare, "GET", tokenPath, "", 404},
@@ -285,5 +290,20 @@ func TestReadyHandlerHungCheck(t *testing.T) {
 	}
 	if cc := w.Header().Get("Cache-Control"); cc != "no-store" {
 		t.Errorf("Cache-Control = %q", cc)
+	}
+}
+
+// A protocol path nothing serves answers with a registry error body, never
+// the UI's page: podman search reads /v1/search's answer as JSON.
+func TestProtocolPathsNeverGetTheUI(t *testing.T) {
+	h := NewHandler(Routes{UI: &stub{name: "ui"}})
+	for _, path := range []string{"/v1/search?q=team&n=25", "/v2/", "/auth/realms/x", "/token", "/readyz/deep"} {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, path, nil))
+		var body struct{ Errors []struct{ Code string } }
+		if w.Code != http.StatusNotFound || w.Header().Get("Content-Type") != "application/json" ||
+			json.Unmarshal(w.Body.Bytes(), &body) != nil || len(body.Errors) != 1 || body.Errors[0].Code != "UNSUPPORTED" {
+			t.Errorf("%s = %d %q %s, want 404 with a registry error body", path, w.Code, w.Header().Get("Content-Type"), w.Body)
+		}
 	}
 }
