@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the tests, the demo and scripts/bench.sh need on a fresh
 # Debian machine: Chromium, skopeo, unzip, curl, Maven (which brings a Java
-# runtime for Keycloak), Node.js and awk (apt), then the Go modules and
-# staticcheck (GOPATH/bin). Safe to run again: it skips what is there.
+# runtime for Keycloak), Node.js and awk (apt), then the Go modules,
+# staticcheck and oras (GOPATH/bin). Safe to run again: it skips what is there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
@@ -27,3 +27,9 @@ fi
 
 go mod download
 staticcheck_bin >/dev/null
+# The oras CLI for the client tests (cross-repository copies, artifacts).
+oras_version=v1.3.6
+if ! command -v oras >/dev/null 2>&1 && [ ! -x "$(go env GOPATH)/bin/oras" ]; then
+	echo "deps: go install oras $oras_version"
+	go install "oras.land/oras/cmd/oras@$oras_version"
+fi

@@ -2,7 +2,7 @@
 # Runs every registry-stack test, the way CI does: installs what the tests
 # need, starts one real Keycloak for the whole run, then lint, Go tests
 # (unit, end to end with real clients and a real browser), the UI's node
-# tests and the OCI conformance suite in both auth modes.
+# tests and the OCI conformance suite in every auth mode.
 #
 # Artifacts (logs, screenshots, conformance reports) go to ./artifacts.
 set -euo pipefail
@@ -13,6 +13,9 @@ artifacts=$root/artifacts
 rm -rf "$artifacts"
 mkdir -p "$artifacts"
 export TEST_ARTIFACTS_DIR=$artifacts
+# The Go tools deps.sh installs (oras) are found by the tests on PATH.
+PATH="$PATH:$(go env GOPATH)/bin"
+export PATH
 
 step() { printf '\n== %s (%ss)\n' "$*" "$(($(date +%s) - start))"; }
 failures=()
