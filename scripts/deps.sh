@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the tests, the demo and scripts/bench.sh need on a fresh
-# Debian machine: Chromium, skopeo, unzip, curl, Maven (which brings a Java
+# Debian machine: Chromium, skopeo, podman, unzip, curl, Maven (which brings a Java
 # runtime for Keycloak), Node.js and awk (apt), then the Go modules,
 # staticcheck and oras (GOPATH/bin). Safe to run again: it skips what is there.
 set -euo pipefail
@@ -10,6 +10,7 @@ cd "$(dirname "$0")/.."
 need=()
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v skopeo >/dev/null 2>&1 || need+=(skopeo)
+command -v podman >/dev/null 2>&1 || need+=(podman)
 command -v unzip >/dev/null 2>&1 || need+=(unzip)
 command -v curl >/dev/null 2>&1 || need+=(curl ca-certificates)
 command -v mvn >/dev/null 2>&1 || need+=(maven)

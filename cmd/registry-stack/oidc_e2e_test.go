@@ -829,11 +829,17 @@ func TestOIDCThrottle(t *testing.T) {
 // each of repos, and returns the stack's registry for the client.
 func seedAsAdmin(t *testing.T, ctx context.Context, st *stackrun.Stack, repos ...string) name.Registry {
 	t.Helper()
+	return seedAs(t, ctx, st, "carol", "carol-password", repos...)
+}
+
+// seedAs has user push an image tagged v1 into each of repos.
+func seedAs(t *testing.T, ctx context.Context, st *stackrun.Stack, user, password string, repos ...string) name.Registry {
+	t.Helper()
 	reg, _ := name.NewRegistry(st.Addr, name.Insecure)
 	for _, r := range repos {
 		img, _ := random.Image(512, 1)
-		if err := remote.Write(reg.Repo(r).Tag("v1"), img, login("carol", "carol-password"), remote.WithContext(ctx)); err != nil {
-			t.Fatalf("carol seeds %s: %v", r, err)
+		if err := remote.Write(reg.Repo(r).Tag("v1"), img, login(user, password), remote.WithContext(ctx)); err != nil {
+			t.Fatalf("%s seeds %s: %v", user, r, err)
 		}
 	}
 	return reg
