@@ -203,6 +203,11 @@ func runCheckConfig(args, environ []string, stdout, stderr io.Writer) int {
 func runServe(ctx context.Context, args, environ []string, stdout, stderr io.Writer) int {
 	const cmd = "registry-stack"
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	// SIGHUP's default action ends the process: catch it from the start,
+	// so a reload sent while the stack is still starting is not fatal.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	cfg, reload, code, ok := parseConfigReloadable(fs, args, environ, stderr)
 	if !ok {
 		return code
@@ -230,7 +235,7 @@ func runServe(ctx context.Context, args, environ []string, stdout, stderr io.Wri
 		return fail(stderr, cmd, err)
 	}
 	defer st.Close()
-	go reloadOnHangup(ctx, reload, st, log)
+	go reloadOnHangup(ctx, hup, reload, st, log)
 	log.Info("registry-stack listening", "addr", ln.Addr().String(), "public_url", public, "auth", cfg.Auth, "version", versionString())
 	err = server.Serve(ctx, ln, st.Handler, server.ServeOptions{
 		CertFile: cfg.TLS.Cert, KeyFile: cfg.TLS.Key, Grace: cfg.ShutdownGrace.D(), Logger: log,
@@ -247,10 +252,7 @@ func runServe(ctx context.Context, args, environ []string, stdout, stderr io.Wri
 // restart. The configuration is read again from the same file, environment
 // and flags; an invalid one leaves everything as it was, with one log line
 // naming the key or rule at fault. Other settings need a restart.
-func reloadOnHangup(ctx context.Context, reload func() (*config.Config, error), st *stack.Stack, log *slog.Logger) {
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
+func reloadOnHangup(ctx context.Context, hup <-chan os.Signal, reload func() (*config.Config, error), st *stack.Stack, log *slog.Logger) {
 	for {
 		select {
 		case <-ctx.Done():

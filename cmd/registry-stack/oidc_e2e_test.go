@@ -818,7 +818,7 @@ func TestOIDCThrottle(t *testing.T) {
 		t.Fatalf("sixth wrong password: %d (Retry-After %q), want 429 with Retry-After", r.StatusCode, r.Header.Get("Retry-After"))
 	}
 	if r := try("alice", "alice-password"); r.StatusCode != http.StatusTooManyRequests {
-		t.Errorf("the right password while throttled: %d, want 429 (the throttle answers before Keycloak is asked)", r.StatusCode)
+		t.Errorf("the right password while throttled: %d, want 429 (the password grant is not tried)", r.StatusCode)
 	}
 	if r := try("bob", "bob-password"); r.StatusCode != http.StatusOK {
 		t.Errorf("another user while alice is throttled: %d, want 200", r.StatusCode)

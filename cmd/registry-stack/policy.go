@@ -73,8 +73,13 @@ func runPolicy(ctx context.Context, args, environ []string, stdout, stderr io.Wr
 	}
 	subject := policy.Subject{Anonymous: *anon, User: *user, Groups: groups, RealmRoles: roles}
 	for _, cr := range clientRoles {
-		client, role, ok := strings.Cut(cr, "/")
-		if !ok || client == "" || role == "" {
+		// Split at the last '/', as the policy does: a client id may be a URL.
+		i := strings.LastIndexByte(cr, '/')
+		client, role := "", ""
+		if i >= 0 {
+			client, role = cr[:i], cr[i+1:]
+		}
+		if client == "" || role == "" {
 			fmt.Fprintf(stderr, "registry-stack policy explain: --client-role %q: want client/role\n", cr)
 			return exitUsage
 		}

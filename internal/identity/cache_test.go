@@ -1,6 +1,9 @@
 package identity
 
 import (
+	"fmt"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -49,23 +52,63 @@ func TestThrottle(t *testing.T) {
 	th := newThrottle(3, time.Minute)
 	now := time.Unix(1_000_000, 0)
 	for i := range 3 {
-		if w := th.wait("alice", now); w != 0 {
+		if w := th.begin("alice", now); w != 0 {
 			t.Fatalf("attempt %d: wait %s, want none", i, w)
 		}
-		th.fail("alice", now)
+		th.fail("alice")
 	}
-	if w := th.wait("alice", now.Add(10*time.Second)); w != 50*time.Second {
+	if w := th.begin("alice", now.Add(10*time.Second)); w != 50*time.Second {
 		t.Fatalf("after 3 failures: wait %s, want 50s", w)
 	}
-	if w := th.wait("bob", now); w != 0 {
+	if w := th.begin("bob", now); w != 0 {
 		t.Fatalf("another key waits %s", w)
 	}
-	if w := th.wait("alice", now.Add(time.Minute)); w != 0 {
+	th.done("bob")
+	if w := th.begin("alice", now.Add(time.Minute)); w != 0 {
 		t.Fatalf("after the window: wait %s", w)
 	}
-	th.fail("carol", now)
-	th.succeed("carol")
-	if _, ok := th.m["carol"]; ok {
-		t.Fatal("success did not reset the count")
+}
+
+// Attempts in flight count at once: concurrent guesses cannot all get
+// through before the first failures come back.
+func TestThrottleCountsAttemptsInFlight(t *testing.T) {
+	th := newThrottle(5, time.Minute)
+	now := time.Unix(1_000_000, 0)
+	var wg sync.WaitGroup
+	var admitted atomic.Int32
+	for range 200 {
+		wg.Go(func() {
+			if th.begin("alice", now) == 0 {
+				admitted.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if n := admitted.Load(); n != 5 {
+		t.Fatalf("%d of 200 concurrent attempts admitted, want 5", n)
+	}
+	for range 5 {
+		th.done("alice") // none was a wrong credential: the places free up
+	}
+	if w := th.begin("alice", now); w != 0 {
+		t.Fatalf("after the attempts ended without failing: wait %s", w)
+	}
+}
+
+// A full throttle evicts old windows rather than stop counting new keys.
+func TestThrottleIsBoundedAndKeepsCounting(t *testing.T) {
+	th := newThrottle(1, time.Minute)
+	now := time.Unix(1_000_000, 0)
+	for i := range maxThrottleKeys + 10 {
+		k := fmt.Sprint(i)
+		th.begin(k, now.Add(time.Duration(i)*time.Microsecond))
+		th.fail(k)
+	}
+	if len(th.m) > maxThrottleKeys {
+		t.Fatalf("%d keys, bound %d", len(th.m), maxThrottleKeys)
+	}
+	last := fmt.Sprint(maxThrottleKeys + 9)
+	if w := th.begin(last, now.Add(time.Second)); w == 0 {
+		t.Fatal("the newest key is no longer throttled")
 	}
 }

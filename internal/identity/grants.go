@@ -39,7 +39,8 @@ func (a *Authenticator) grant(ctx context.Context, form url.Values) (*grantAnswe
 	req.Header.Set("Accept", "application/json")
 	resp, err := a.client.Do(req)
 	if err != nil {
-		return nil, unavailable(fmt.Sprintf("Keycloak is unreachable at %s: try again later", a.tokenURL), err)
+		// The URL is for the log (cause), not for anonymous callers.
+		return nil, unavailable("Keycloak is unreachable: try again later", fmt.Errorf("%s: %w", a.tokenURL, err))
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxGrantBody))
@@ -49,9 +50,9 @@ func (a *Authenticator) grant(ctx context.Context, form url.Values) (*grantAnswe
 	var ans grantAnswer
 	if err := json.Unmarshal(body, &ans); err != nil {
 		if resp.StatusCode >= 500 || resp.StatusCode == http.StatusNotFound {
-			return nil, unavailable(fmt.Sprintf("Keycloak answered %s at %s: check keycloak.url and keycloak.realm, or try again later", resp.Status, a.tokenURL), nil)
+			return nil, unavailable("Keycloak failed to answer: try again later", fmt.Errorf("%s answered %s: check keycloak.url and keycloak.realm", a.tokenURL, resp.Status))
 		}
-		return nil, unavailable(fmt.Sprintf("Keycloak answered %s with no JSON at %s", resp.Status, a.tokenURL), nil)
+		return nil, unavailable("Keycloak's answer was not JSON: try again later", fmt.Errorf("%s answered %s with no JSON", a.tokenURL, resp.Status))
 	}
 	ans.status = resp.StatusCode
 	return &ans, nil

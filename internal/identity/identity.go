@@ -151,21 +151,41 @@ func (a *Authenticator) Password(ctx context.Context, user, password, clientAddr
 	if user == "" || password == "" {
 		return nil, invalidCredentials("a user name and a password are required", nil)
 	}
+	if len(user) > maxUserName {
+		return nil, invalidCredentials("invalid user name or password", nil)
+	}
 	if looksLikeJWT(password) {
 		return a.Bearer(ctx, password, clientAddr)
 	}
-	return a.cached(ctx, clientAddr, "user:"+user, []string{"password", user, password}, func(ctx context.Context) (*Identity, error) {
+	return a.cached(ctx, clientAddr, []string{"password", user, password}, func(ctx context.Context) (*Identity, error) {
+		// A robot's secret is long and random: throttling it protects
+		// nothing and would let anyone lock a CI job out.
 		id, err := a.clientCredentials(ctx, user, password)
 		if err == nil || !errors.Is(err, errNotARobot) {
 			return id, err
 		}
-		return a.passwordGrant(ctx, user, password)
+		// Keycloak's user names are case-insensitive: so is the limit.
+		userKey := a.throttleKey("user", strings.ToLower(user))
+		if w := a.users.begin(userKey, a.now()); w > 0 {
+			return nil, throttled(w)
+		}
+		id, err = a.passwordGrant(ctx, user, password)
+		if errors.Is(err, ErrInvalidCredentials) {
+			a.users.fail(userKey)
+		} else {
+			a.users.done(userKey)
+		}
+		return id, err
 	})
 }
 
+// maxUserName is Keycloak's limit; a longer name is refused before any
+// request.
+const maxUserName = 255
+
 // Bearer authenticates a Keycloak access token presented by the client.
 func (a *Authenticator) Bearer(ctx context.Context, raw, clientAddr string) (*Identity, error) {
-	return a.cached(ctx, clientAddr, "", []string{"bearer", raw}, func(ctx context.Context) (*Identity, error) {
+	return a.cached(ctx, clientAddr, []string{"bearer", raw}, func(ctx context.Context) (*Identity, error) {
 		id, err := a.fromAccessToken(ctx, raw, true)
 		if err != nil {
 			return nil, err
@@ -177,54 +197,59 @@ func (a *Authenticator) Bearer(ctx context.Context, raw, clientAddr string) (*Id
 
 // Refresh trades a refresh token that an earlier login returned for a
 // fresh identity; Keycloak decides whether the session is still valid, so a
-// disabled user or an ended session fails here.
+// disabled user or an ended session fails here. It is never answered from
+// the cache: Keycloak's reuse and revocation checks must see every use.
 func (a *Authenticator) Refresh(ctx context.Context, refreshToken, clientAddr string) (*Identity, error) {
 	if refreshToken == "" {
 		return nil, invalidCredentials("a refresh token is required", nil)
 	}
-	return a.cached(ctx, clientAddr, "", []string{"refresh", refreshToken}, func(ctx context.Context) (*Identity, error) {
+	return a.throttled(ctx, clientAddr, func(ctx context.Context) (*Identity, error) {
 		return a.refreshGrant(ctx, refreshToken)
 	})
 }
 
-// cached answers from the cache, or throttles, asks login and caches its
-// answer; any failure drops the cached entry.
-func (a *Authenticator) cached(ctx context.Context, clientAddr, userKey string, secret []string, login func(context.Context) (*Identity, error)) (*Identity, error) {
-	now := a.now()
+// cached answers from the cache, or runs login (throttled per client
+// address) and caches its answer; any failure drops the cached entry.
+func (a *Authenticator) cached(ctx context.Context, clientAddr string, secret []string, login func(context.Context) (*Identity, error)) (*Identity, error) {
 	key := a.cache.keyOf(secret...)
 	if a.o.CacheTTL > 0 {
-		if id, ok := a.cache.get(key, now); ok {
+		if id, ok := a.cache.get(key, a.now()); ok {
 			return id, nil
 		}
 	}
-	if w := max(a.clients.wait(clientAddr, now), a.throttleUser(userKey, now)); w > 0 {
-		return nil, throttled(w)
-	}
-	id, err := login(ctx)
+	id, err := a.throttled(ctx, clientAddr, login)
 	if err != nil {
 		a.cache.drop(key)
-		if errors.Is(err, ErrInvalidCredentials) {
-			a.clients.fail(clientAddr, now)
-			if userKey != "" {
-				a.users.fail(userKey, now)
-			}
-		}
 		return nil, err
 	}
-	if userKey != "" {
-		a.users.succeed(userKey)
-	}
 	if a.o.CacheTTL > 0 {
+		now := a.now()
 		a.cache.put(key, id, minTime(now.Add(a.o.CacheTTL), id.Expires), now)
 	}
 	return id, nil
 }
 
-func (a *Authenticator) throttleUser(userKey string, now time.Time) time.Duration {
-	if userKey == "" {
-		return 0
+// throttled runs login unless the client address has used up its failed
+// attempts; a wrong credential counts against it.
+func (a *Authenticator) throttled(ctx context.Context, clientAddr string, login func(context.Context) (*Identity, error)) (*Identity, error) {
+	addrKey := a.throttleKey("addr", clientAddr)
+	if w := a.clients.begin(addrKey, a.now()); w > 0 {
+		return nil, throttled(w)
 	}
-	return a.users.wait(userKey, now)
+	id, err := login(ctx)
+	if errors.Is(err, ErrInvalidCredentials) {
+		a.clients.fail(addrKey)
+	} else {
+		a.clients.done(addrKey)
+	}
+	return id, err
+}
+
+// throttleKey is a fixed-size, irreversible key: what people type into the
+// user field is sometimes a password, and must not sit in memory as typed.
+func (a *Authenticator) throttleKey(kind, v string) string {
+	k := a.cache.keyOf("throttle", kind, v)
+	return string(k[:])
 }
 
 // keycloakClaims are the claims of a Keycloak access token that matter here.
@@ -247,19 +272,28 @@ type keycloakClaims struct {
 // from it. checkAudience is false for tokens the stack itself just received
 // from Keycloak for a robot's own client.
 func (a *Authenticator) fromAccessToken(ctx context.Context, raw string, checkAudience bool) (*Identity, error) {
+	// A token the stack fetched itself with good credentials that does not
+	// verify is the stack's problem (an unknown issuer, a key algorithm
+	// refused), not a wrong password: never 401, never a throttle count.
+	refused := invalidCredentials
+	if !checkAudience {
+		refused = func(msg string, cause error) *Error {
+			return misconfigured("Keycloak issued a token registry-stack cannot verify: check keycloak.url, keycloak.issuer and the realm's signing keys", cause)
+		}
+	}
 	var c keycloakClaims
 	if err := a.o.Verifier.Verify(ctx, raw, &c); err != nil {
-		return nil, invalidCredentials("the access token is not valid for this registry", err)
+		return nil, refused("the access token is not valid for this registry", err)
 	}
 	// An ID or refresh token must never pass for an access token.
 	if !strings.EqualFold(c.Type, "Bearer") {
-		return nil, invalidCredentials("the token is not a Keycloak access token", errors.New("typ "+c.Type))
+		return nil, refused("the token is not a Keycloak access token", errors.New("typ "+c.Type))
 	}
 	if checkAudience && !a.forUs(c) {
 		return nil, invalidCredentials("the access token was issued for another client", errors.New("azp "+c.AuthorizedParty))
 	}
 	if c.PreferredUsername == "" {
-		return nil, invalidCredentials("the access token names no user", nil)
+		return nil, refused("the access token names no user", nil)
 	}
 	s := policy.Subject{
 		User:       c.PreferredUsername,

@@ -6,13 +6,14 @@ import (
 )
 
 // maxThrottleKeys bounds the throttle's memory under a spray of user names
-// or addresses.
+// or addresses; keys are fixed-size hashes (see Authenticator.throttleKey).
 const maxThrottleKeys = 50000
 
-// throttle counts failed sign-ins per key (a user name, a client address) in
-// a fixed window; past the limit the key is refused without asking Keycloak
-// until the window ends, so the stack never amplifies a brute-force attack
-// on Keycloak, whose own protection still applies behind it.
+// throttle limits sign-in attempts per key (a user name, a client address)
+// in a fixed window, so the stack never amplifies a brute-force attack on
+// Keycloak. An attempt reserves its place before Keycloak is asked, so
+// concurrent guesses count at once: check-then-act would let every request
+// in flight through.
 type throttle struct {
 	limit  int
 	window time.Duration
@@ -23,59 +24,74 @@ type throttle struct {
 type window struct {
 	start    time.Time
 	failures int
+	inFlight int
 }
 
 func newThrottle(limit int, w time.Duration) *throttle {
 	return &throttle{limit: limit, window: w, m: map[string]*window{}}
 }
 
-// wait returns how long key must wait, 0 when it may try now.
-func (t *throttle) wait(key string, now time.Time) time.Duration {
+// begin reserves an attempt for key. It returns how long to wait when the
+// key has used up its window (failures and attempts in flight), else 0 and
+// the attempt is reserved: end it with fail or done.
+func (t *throttle) begin(key string, now time.Time) time.Duration {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	w := t.m[key]
-	if w == nil {
-		return 0
-	}
-	end := w.start.Add(t.window)
-	if !now.Before(end) {
+	if w != nil && !now.Before(w.start.Add(t.window)) && w.inFlight == 0 {
 		delete(t.m, key)
-		return 0
+		w = nil
 	}
-	if w.failures < t.limit {
-		return 0
-	}
-	return end.Sub(now)
-}
-
-func (t *throttle) fail(key string, now time.Time) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	w := t.m[key]
-	if w == nil || !now.Before(w.start.Add(t.window)) {
+	if w == nil {
 		if len(t.m) >= maxThrottleKeys {
-			t.sweep(now)
-			if len(t.m) >= maxThrottleKeys {
-				return // keys already counted (the client address) still throttle
-			}
+			t.evict(now)
 		}
 		w = &window{start: now}
 		t.m[key] = w
 	}
-	w.failures++
+	if w.failures+w.inFlight >= t.limit {
+		return max(w.start.Add(t.window).Sub(now), time.Second)
+	}
+	w.inFlight++
+	return 0
 }
 
-func (t *throttle) succeed(key string) {
+// fail ends a reserved attempt as a failure.
+func (t *throttle) fail(key string) { t.end(key, true) }
+
+// done ends a reserved attempt that was not a wrong credential.
+func (t *throttle) done(key string) { t.end(key, false) }
+
+func (t *throttle) end(key string, failed bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	delete(t.m, key)
+	w := t.m[key]
+	if w == nil {
+		return
+	}
+	if w.inFlight > 0 {
+		w.inFlight--
+	}
+	if failed {
+		w.failures++
+	}
 }
 
-// sweep drops ended windows; called with mu held.
-func (t *throttle) sweep(now time.Time) {
+// evict makes room: ended windows first, then the oldest ones, so the
+// throttle never stops counting new keys. Called with mu held.
+func (t *throttle) evict(now time.Time) {
+	var oldest string
+	var oldestStart time.Time
 	for k, w := range t.m {
-		if !now.Before(w.start.Add(t.window)) {
+		if !now.Before(w.start.Add(t.window)) && w.inFlight == 0 {
 			delete(t.m, k)
+			continue
 		}
+		if oldest == "" || w.start.Before(oldestStart) {
+			oldest, oldestStart = k, w.start
+		}
+	}
+	if len(t.m) >= maxThrottleKeys && oldest != "" {
+		delete(t.m, oldest)
 	}
 }

@@ -18,10 +18,8 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/distribution/distribution/v3"
 	"github.com/distribution/distribution/v3/registry/api/errcode"
 	v2 "github.com/distribution/distribution/v3/registry/api/v2"
-	"github.com/distribution/distribution/v3/registry/storage"
 	"github.com/distribution/reference"
 	"github.com/gorilla/mux"
 
@@ -62,9 +60,8 @@ type Registry struct {
 	app    *handlers.App
 	routes *mux.Router
 	driver storagedriver.StorageDriver
-	// names lists repositories for the filtered catalog, read-only on the
-	// same driver as the readiness check.
-	names distribution.Namespace
+	// catalogMax is distribution.catalog.maxentries, the largest page.
+	catalogMax int
 }
 
 // New builds the distribution App. distribution panics on many bad settings;
@@ -84,11 +81,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Registry, erro
 	if err != nil {
 		return nil, err
 	}
-	names, err := storage.NewRegistry(ctx, driver)
-	if err != nil {
-		return nil, fmt.Errorf("storage %s: %w", dcfg.Storage.Type(), err)
-	}
-	return &Registry{app: app, driver: driver, routes: v2.Router(), names: names}, nil
+	return &Registry{app: app, driver: driver, routes: v2.Router(), catalogMax: dcfg.Catalog.MaxEntries}, nil
 }
 
 func newApp(ctx context.Context, dcfg *configuration.Configuration) (app *handlers.App, err error) {
@@ -139,6 +132,10 @@ func serveUnmatched(w http.ResponseWriter, req *http.Request) {
 	_, _ = io.WriteString(w, `{"errors":[{"code":"UNSUPPORTED","message":"no such registry API endpoint"}]}`+"\n")
 }
 
+// CatalogMaxEntries is the largest catalog page (distribution's
+// catalog.maxentries).
+func (r *Registry) CatalogMaxEntries() int { return r.catalogMax }
+
 // errStopListing ends a repository walk early.
 var errStopListing = errors.New("stop listing")
 
@@ -154,15 +151,28 @@ const repositoriesRoot = "/docker/registry/v2/repositories"
 // walked once: distribution's paged listing walks it again from the start
 // for every page, which is quadratic in the number of repositories.
 func (r *Registry) Repositories(ctx context.Context, after string, descend func(prefix string) bool, fn func(name string) bool) error {
+	// Positions in the walk are compared, not names: a repository is met at
+	// its _manifests directory, after nested repositories whose names sort
+	// before "_manifests" (a/b/1x comes before a/b).
+	mark := ""
+	var opts []func(*storagedriver.WalkOptions)
+	if after != "" {
+		mark = after + "/_manifests"
+		// Drivers that list keys (s3) start there instead of at the top.
+		opts = append(opts, storagedriver.WithStartAfterHint(repositoriesRoot+"/"+mark))
+	}
 	stopped := false
 	err := r.driver.Walk(ctx, repositoriesRoot, func(fi storagedriver.FileInfo) error {
 		rel := strings.TrimPrefix(fi.Path(), repositoriesRoot+"/")
 		base := path.Base(rel)
 		switch {
+		case strings.Contains("/"+path.Dir(rel)+"/", "/_"):
+			// Inside a repository's data: a walk resumed from the start-after
+			// hint begins in the last page's _manifests.
+			return storagedriver.ErrSkipDir
 		case base == "_manifests":
-			repo := path.Dir(rel)
-			if after == "" || comparePaths(repo, after) > 0 {
-				if !fn(repo) {
+			if mark == "" || comparePaths(rel, mark) > 0 {
+				if !fn(path.Dir(rel)) {
 					stopped = true
 					return errStopListing
 				}
@@ -171,14 +181,14 @@ func (r *Registry) Repositories(ctx context.Context, after string, descend func(
 		case strings.HasPrefix(base, "_"), !fi.IsDir():
 			// _layers, _uploads: repository data, not names.
 			return storagedriver.ErrSkipDir
-		case after != "" && comparePaths(rel, after) < 0 && !strings.HasPrefix(after, rel+"/"):
-			// Everything under rel comes before after.
+		case mark != "" && comparePaths(rel, mark) < 0 && !strings.HasPrefix(mark, rel+"/"):
+			// Everything under rel comes before the last page's end.
 			return storagedriver.ErrSkipDir
 		case descend != nil && !descend(rel):
 			return storagedriver.ErrSkipDir
 		}
 		return nil
-	})
+	}, opts...)
 	var notFound storagedriver.PathNotFoundError
 	switch {
 	// Drivers wrap the callback's error as text, so stopping is
@@ -190,7 +200,7 @@ func (r *Registry) Repositories(ctx context.Context, after string, descend func(
 	return fmt.Errorf("listing repositories: %w", err)
 }
 
-// comparePaths orders repository names the way a storage walk visits them:
+// comparePaths orders storage paths the way a directory walk visits them:
 // segment by segment, so "a/b" comes before "a-b" although '/' sorts after
 // '-' byte-wise.
 func comparePaths(a, b string) int {

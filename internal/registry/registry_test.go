@@ -660,9 +660,11 @@ func TestRepositories(t *testing.T) {
 	if got := list("", 100); len(got) != 0 {
 		t.Fatalf("empty registry lists %v", got)
 	}
-	addRepositories(t, root, "a-b", "a/b", "a/c/d", "b", "team-a/app", "team-a-x/app")
+	addRepositories(t, root, "a-b", "a/b", "a/b/1x", "a/b/zz", "a/c/d", "b", "team-a/app", "team-a-x/app")
 	all := list("", 100)
-	want := []string{"a/b", "a/c/d", "a-b", "b", "team-a/app", "team-a-x/app"}
+	// A nested repository whose name sorts before "_manifests" comes before
+	// its parent: the walk meets the parent at a/b/_manifests.
+	want := []string{"a/b/1x", "a/b", "a/b/zz", "a/c/d", "a-b", "b", "team-a/app", "team-a-x/app"}
 	if !slices.Equal(all, want) {
 		t.Fatalf("all = %v, want %v", all, want)
 	}
@@ -670,7 +672,7 @@ func TestRepositories(t *testing.T) {
 	var paged []string
 	after := ""
 	for {
-		page := list(after, 2)
+		page := list(after, 1)
 		if len(page) == 0 {
 			break
 		}

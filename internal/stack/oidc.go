@@ -101,13 +101,16 @@ func newOIDCMode(cfg *config.Config, publicURL string, log *slog.Logger) (*authM
 		if kc.Service != "" {
 			m.access.Audiences = append(m.access.Audiences, kc.Service)
 		}
+		log.Warn("oidc.accept_keycloak_docker_tokens is on: the policy does not apply to tokens Keycloak's docker-v2 protocol signs, and any user of the realm can get any scope there; turn it off when the migration is done",
+			"realm", kc.Realm, "keycloak_service", kc.Service)
 	}
 	ownTokens, err := tokenauth.NewVerifier(tokenauth.VerifierOptions{Keys: signer, Issuers: []string{issuerURL}})
 	if err != nil {
 		return nil, err
 	}
 	m.wrapRegistry = func(reg *registry.Registry) http.Handler {
-		return catalog.New(catalog.Options{Lister: reg, Verifier: ownTokens, Service: o.Service, Policy: m.policy, Logger: log}, reg)
+		return catalog.New(catalog.Options{Lister: reg, Verifier: ownTokens, Service: o.Service, Policy: m.policy,
+			MaxEntries: reg.CatalogMaxEntries(), Logger: log}, reg)
 	}
 	log.Info("oidc mode", "keycloak_url", kc.URL, "realm", kc.Realm, "client_id", o.ClientID, "service", o.Service,
 		"token_endpoint", publicURL+o.TokenPath, "signing_key", signer.Active().KeyID())

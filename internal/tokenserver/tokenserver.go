@@ -20,6 +20,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -160,7 +161,10 @@ func (h *handler) get(r *http.Request, req *request) (*identity.Identity, error)
 	q := r.URL.Query()
 	req.service = q.Get("service")
 	req.scopes = q["scope"]
-	req.offline = q.Get("offline_token") == "true"
+	// docker login sends offline_token=true and, given a refresh token,
+	// keeps it instead of the password; Keycloak's expires with the SSO
+	// session (30 minutes idle by default) and docker never renews it. So
+	// docker keeps the password, as with any other registry.
 	authz := r.Header.Get("Authorization")
 	if authz == "" {
 		return anonymous(), nil
@@ -356,11 +360,16 @@ func (h *handler) fail(w http.ResponseWriter, r *http.Request, req request, err 
 	apierror.Write(w, e)
 }
 
+// clientAddr is the caller's address, for throttling and the audit log.
+// Behind a trusted proxy it is the last X-Forwarded-For entry, the one the
+// proxy added: earlier entries are whatever the client sent.
 func (h *handler) clientAddr(r *http.Request) string {
 	if h.o.TrustForwardedHeaders {
-		if v := r.Header.Get("X-Forwarded-For"); v != "" {
-			first, _, _ := strings.Cut(v, ",")
-			return strings.TrimSpace(first)
+		if v := r.Header.Values("X-Forwarded-For"); len(v) > 0 {
+			all := strings.Split(v[len(v)-1], ",")
+			if addr, err := netip.ParseAddr(strings.TrimSpace(all[len(all)-1])); err == nil {
+				return addr.String()
+			}
 		}
 	}
 	host, _, err := net.SplitHostPort(r.RemoteAddr)

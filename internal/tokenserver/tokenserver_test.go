@@ -254,3 +254,48 @@ func TestFailures(t *testing.T) {
 		t.Errorf("DELETE: %d, want 405 with Allow", r.StatusCode)
 	}
 }
+
+func TestClientAddr(t *testing.T) {
+	tests := []struct {
+		trust bool
+		xff   []string
+		want  string
+	}{
+		{false, []string{"1.2.3.4"}, "192.0.2.1"},
+		{true, nil, "192.0.2.1"},
+		// The proxy appends the peer: the first entries are the client's own.
+		{true, []string{"6.6.6.6, 10.0.0.7"}, "10.0.0.7"},
+		{true, []string{"6.6.6.6", "10.0.0.7"}, "10.0.0.7"},
+		{true, []string{"not-an-address"}, "192.0.2.1"},
+		{true, []string{"2001:db8::1"}, "2001:db8::1"},
+	}
+	for _, tt := range tests {
+		h := &handler{o: Options{TrustForwardedHeaders: tt.trust}}
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		r.RemoteAddr = "192.0.2.1:4321"
+		for _, v := range tt.xff {
+			r.Header.Add("X-Forwarded-For", v)
+		}
+		if got := h.clientAddr(r); got != tt.want {
+			t.Errorf("trust=%v X-Forwarded-For %q: %q, want %q", tt.trust, tt.xff, got, tt.want)
+		}
+	}
+}
+
+// docker login sends offline_token=true; a refresh token in the answer
+// would replace its password with something that expires with the SSO
+// session, so GET never returns one.
+func TestGETNeverReturnsARefreshToken(t *testing.T) {
+	srv, _ := newServer(t)
+	req, _ := http.NewRequest(http.MethodGet, srv.URL+"?service="+testService+"&offline_token=true&client_id=docker", nil)
+	req.SetBasicAuth("alice", "alice-password")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var ans tokenAnswer
+	if err := json.NewDecoder(resp.Body).Decode(&ans); err != nil || resp.StatusCode != 200 || ans.RefreshToken != "" {
+		t.Fatalf("GET with offline_token: %d %+v %v, want a token and no refresh token", resp.StatusCode, ans, err)
+	}
+}
