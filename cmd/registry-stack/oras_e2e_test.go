@@ -21,30 +21,24 @@ func TestOrasCopy(t *testing.T) {
 	if _, err := exec.LookPath("oras"); err != nil {
 		testenv.Missing(t, "oras (go install oras.land/oras/cmd/oras@v1.3.6; scripts/deps.sh does)")
 	}
-	type mode struct {
-		name           string
-		start          func(t *testing.T) *stackrun.Stack
-		user, password string
-		src, dst       string
-	}
-	modes := []mode{
-		{name: "none", start: func(t *testing.T) *stackrun.Stack { return stackrun.Start(t, nil) }, src: "team/src", dst: "team/dst"},
-		{name: "keycloak", start: func(t *testing.T) *stackrun.Stack {
+	modes := []struct {
+		name     string
+		start    func(t *testing.T) (st *stackrun.Stack, user, password string)
+		src, dst string
+	}{
+		{"none", func(t *testing.T) (*stackrun.Stack, string, string) { return stackrun.Start(t, nil), "", "" }, "team/src", "team/dst"},
+		{"keycloak", func(t *testing.T) (*stackrun.Stack, string, string) {
 			realm, st := keycloakStack(t, "rs-oras")
-			t.Setenv("ORAS_TEST_USER", realm.User)
-			t.Setenv("ORAS_TEST_PASSWORD", realm.Password)
-			return st
-		}, src: "team/src", dst: "team/dst"},
-		{name: "oidc", start: func(t *testing.T) *stackrun.Stack {
+			return st, realm.User, realm.Password
+		}, "team/src", "team/dst"},
+		{"oidc", func(t *testing.T) (*stackrun.Stack, string, string) {
 			s := newOIDCSetup(t, "rs-oras-oidc")
-			t.Setenv("ORAS_TEST_USER", "alice")
-			t.Setenv("ORAS_TEST_PASSWORD", "alice-password")
-			return s.start(t, nil)
-		}, src: "team-a/src", dst: "team-a/dst"},
+			return s.start(t, nil), "alice", "alice-password"
+		}, "team-a/src", "team-a/dst"},
 	}
 	for _, m := range modes {
 		t.Run(m.name, func(t *testing.T) {
-			st := m.start(t)
+			st, user, password := m.start(t)
 			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 			defer cancel()
 			dir := t.TempDir()
@@ -52,10 +46,10 @@ func TestOrasCopy(t *testing.T) {
 				t.Fatal(err)
 			}
 			creds := func(prefix string) []string {
-				if u := os.Getenv("ORAS_TEST_USER"); u != "" {
-					return []string{"--" + prefix + "username", u, "--" + prefix + "password", os.Getenv("ORAS_TEST_PASSWORD")}
+				if user == "" {
+					return nil
 				}
-				return nil
+				return []string{"--" + prefix + "username", user, "--" + prefix + "password", password}
 			}
 			oras := func(args ...string) string {
 				t.Helper()
