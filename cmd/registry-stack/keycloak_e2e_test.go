@@ -282,15 +282,8 @@ func TestForgedTokensRefused(t *testing.T) {
 		})
 	}
 	// A pull-only token cannot push.
-	req, _ := http.NewRequest(http.MethodPost, st.URL+"/v2/team/app/blobs/uploads/", nil)
-	req.Header.Set("Authorization", "Bearer "+real)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusUnauthorized {
-		t.Fatalf("push with a pull-only token = %d, want 401", resp.StatusCode)
+	if code := statusWithToken(t, http.MethodPost, st.URL+"/v2/team/app/blobs/uploads/", real); code != http.StatusUnauthorized {
+		t.Fatalf("push with a pull-only token = %d, want 401", code)
 	}
 }
 
@@ -322,14 +315,7 @@ func TestKeyRotation(t *testing.T) {
 // tagsStatus is the status of a tag list request for repo with token.
 func tagsStatus(t *testing.T, st *stackrun.Stack, repo, token string) int {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, st.URL+"/v2/"+repo+"/tags/list", nil)
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	return resp.StatusCode
+	return statusWithToken(t, http.MethodGet, st.URL+"/v2/"+repo+"/tags/list", token)
 }
 
 func jwksKid(t *testing.T, realm keycloaktest.Realm, pub *rsa.PublicKey) string {

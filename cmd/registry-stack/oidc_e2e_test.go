@@ -280,7 +280,14 @@ func fetchToken(t *testing.T, st *stackrun.Stack, user, password string, scopes 
 
 func getWithToken(t *testing.T, u, tok string) int {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, u, nil)
+	return statusWithToken(t, http.MethodGet, u, tok)
+}
+
+// statusWithToken sends a body-less request with a Bearer token, accepting
+// image manifests, and returns the status.
+func statusWithToken(t *testing.T, method, u, tok string) int {
+	t.Helper()
+	req, _ := http.NewRequest(method, u, nil)
 	req.Header.Set("Authorization", "Bearer "+tok)
 	req.Header.Set("Accept", "application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json")
 	resp, err := http.DefaultClient.Do(req)
@@ -306,27 +313,13 @@ func TestOIDCCrossRepositoryMount(t *testing.T) {
 	layers, _ := img.Layers()
 	digest, _ := layers[0].Digest()
 	tok := fetchToken(t, st, "alice", "alice-password", "repository:team-a/dst:pull,push", "repository:team-a/src:pull")
-	req, _ := http.NewRequest(http.MethodPost, st.URL+"/v2/team-a/dst/blobs/uploads/?mount="+digest.String()+"&from=team-a/src", nil)
-	req.Header.Set("Authorization", "Bearer "+tok)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusCreated {
-		t.Fatalf("mount = %d, want 201 Created (both scopes granted in one token)", resp.StatusCode)
+	if code := statusWithToken(t, http.MethodPost, st.URL+"/v2/team-a/dst/blobs/uploads/?mount="+digest.String()+"&from=team-a/src", tok); code != http.StatusCreated {
+		t.Fatalf("mount = %d, want 201 Created (both scopes granted in one token)", code)
 	}
 	// bob may not read team-a/src: his token gets no scope there, and the
 	// mount falls back to an upload session instead of linking the blob.
 	tok = fetchToken(t, st, "bob", "bob-password", "repository:team-b/dst:pull,push", "repository:team-a/src:pull")
-	req, _ = http.NewRequest(http.MethodPost, st.URL+"/v2/team-b/dst/blobs/uploads/?mount="+digest.String()+"&from=team-a/src", nil)
-	req.Header.Set("Authorization", "Bearer "+tok)
-	resp, err = http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode == http.StatusCreated {
+	if code := statusWithToken(t, http.MethodPost, st.URL+"/v2/team-b/dst/blobs/uploads/?mount="+digest.String()+"&from=team-a/src", tok); code == http.StatusCreated {
 		t.Fatal("bob mounted a blob from a repository he may not pull")
 	}
 }
