@@ -11,13 +11,13 @@ import (
 	"io"
 	"log/slog"
 	"mime"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
 
 	"github.com/registry-stack/registry-stack/internal/cors"
+	"github.com/registry-stack/registry-stack/internal/keycloak"
 
 	"github.com/registry-stack/registry-stack/internal/httpurl"
 )
@@ -112,22 +112,12 @@ func New(o Options) (http.Handler, error) {
 	}, nil
 }
 
-// newTransport has a timeout on every phase up to the response headers; the
-// body is bounded by the caller's context so streams are not cut short.
-func newTransport(timeout time.Duration) *http.Transport {
-	t := http.DefaultTransport.(*http.Transport).Clone()
-	t.DialContext = (&net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second}).DialContext
-	t.TLSHandshakeTimeout = timeout
-	t.ResponseHeaderTimeout = timeout
-	return t
-}
-
 func tokenClient(c *http.Client, timeout time.Duration) *http.Client {
 	var cl http.Client
 	if c != nil {
 		cl = *c
 	} else {
-		cl.Transport = newTransport(timeout)
+		cl.Transport = keycloak.NewTransport(timeout)
 	}
 	// A redirect from the token endpoint means a wrong keycloak.url or a
 	// required action; following it would only hide that.
@@ -197,7 +187,7 @@ func (h *tokenHandler) forward(w http.ResponseWriter, r *http.Request, auth stri
 		h.fail(w, r, transportFailure(err, h.timeout), transportCause(err), 0)
 		return
 	}
-	defer resp.Body.Close()
+	defer keycloak.DrainClose(resp.Body)
 
 	ct := resp.Header.Get("Content-Type")
 	switch {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/registry-stack/registry-stack/internal/httpurl"
+	"github.com/registry-stack/registry-stack/internal/keycloak"
 )
 
 // minBodyIdle is the least time a passthrough body may go without a read.
@@ -42,7 +43,7 @@ func NewPassthrough(keycloakBase *url.URL, prefix string, o Options) (http.Handl
 	base := *keycloakBase
 	log := o.Logger.With("component", "authproxy-passthrough")
 
-	var transport http.RoundTripper = newTransport(o.Timeout)
+	var transport http.RoundTripper = keycloak.NewTransport(o.Timeout)
 	if o.Client != nil && o.Client.Transport != nil {
 		transport = o.Client.Transport
 	}

@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+
+	"github.com/registry-stack/registry-stack/internal/keycloak"
 )
 
 // maxGrantBody caps a Keycloak token answer: tokens are a few KiB, groups
@@ -42,7 +44,7 @@ func (a *Authenticator) grant(ctx context.Context, form url.Values) (*grantAnswe
 		// The URL is for the log (cause), not for anonymous callers.
 		return nil, unavailable("Keycloak is unreachable: try again later", fmt.Errorf("%s: %w", a.tokenURL, err))
 	}
-	defer resp.Body.Close()
+	defer keycloak.DrainClose(resp.Body)
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxGrantBody))
 	if err != nil {
 		return nil, unavailable("Keycloak's answer was cut off: try again later", err)

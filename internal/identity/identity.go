@@ -125,7 +125,7 @@ func New(o Options) (*Authenticator, error) {
 	}
 	client := o.Client
 	if client == nil {
-		client = &http.Client{Timeout: o.Timeout}
+		client = keycloak.NewClient(keycloak.NewTransport(o.Timeout), o.Timeout)
 	}
 	cl := *client
 	// A redirect from a token endpoint means a wrong URL; never follow it.

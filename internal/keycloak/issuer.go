@@ -31,7 +31,7 @@ type Issuer struct {
 // succeeds. interval is the period of Run's refreshes once discovered.
 func NewIssuer(client *http.Client, realm Realm, interval time.Duration, log *slog.Logger) *Issuer {
 	if client == nil {
-		client = &http.Client{Timeout: defaultHTTPTimeout}
+		client = defaultClient()
 	}
 	if interval <= 0 {
 		interval = DefaultRefreshInterval

@@ -87,7 +87,7 @@ func NewKeySet(opts KeySetOptions) *KeySet {
 		lastErr:   errors.New("keycloak key set: not loaded yet"),
 	}
 	if ks.client == nil {
-		ks.client = &http.Client{Timeout: defaultHTTPTimeout}
+		ks.client = defaultClient()
 	}
 	if ks.interval <= 0 {
 		ks.interval = DefaultRefreshInterval

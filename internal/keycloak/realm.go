@@ -101,7 +101,7 @@ func DiscoverIssuer(ctx context.Context, client *http.Client, r Realm) (string, 
 // getJSON fetches u and decodes a JSON body of at most maxDocumentBytes.
 func getJSON(ctx context.Context, client *http.Client, u string, v any) error {
 	if client == nil {
-		client = &http.Client{Timeout: defaultHTTPTimeout}
+		client = defaultClient()
 	}
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
@@ -118,9 +118,8 @@ func getJSON(ctx context.Context, client *http.Client, u string, v any) error {
 		// client errors already name the URL.
 		return fmt.Errorf("keycloak: %w", err)
 	}
-	defer resp.Body.Close()
+	defer DrainClose(resp.Body)
 	if resp.StatusCode != http.StatusOK {
-		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxDocumentBytes))
 		return fmt.Errorf("keycloak %s: unexpected status %s", u, resp.Status)
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxDocumentBytes+1))

@@ -47,14 +47,9 @@ func newKeycloakMode(cfg *config.Config, publicURL string, log *slog.Logger) (*a
 	if err != nil {
 		return nil, err // Validate has accepted it: not reached
 	}
-	// One client with a hard timeout for every call the stack makes to
-	// Keycloak on its own behalf (discovery, keys).
-	client := &http.Client{
-		Timeout: kc.Timeout.D(),
-		CheckRedirect: func(*http.Request, []*http.Request) error {
-			return http.ErrUseLastResponse
-		},
-	}
+	// One client, on one bounded connection pool, for every call the stack
+	// makes to Keycloak: discovery, keys, token requests and passthrough.
+	client := keycloak.NewClient(keycloak.NewTransport(kc.Timeout.D()), kc.Timeout.D())
 	kcLog := log.With("component", "keycloak")
 	m := &authMode{tokenPath: cfg.TokenPath()}
 
@@ -93,6 +88,7 @@ func newKeycloakMode(cfg *config.Config, publicURL string, log *slog.Logger) (*a
 		AllowedOrigins:        kc.CORSOrigins,
 		TrustForwardedHeaders: kc.TrustForwardedHeaders,
 		Timeout:               kc.Timeout.D(),
+		Client:                client,
 		Logger:                log,
 	}
 	if cfg.PublicURL != "" {

@@ -34,10 +34,8 @@ func newOIDCMode(cfg *config.Config, publicURL string, log *slog.Logger) (*authM
 		return nil, err // Validate has accepted it: not reached
 	}
 	m := &authMode{tokenPath: o.TokenPath}
-	client := &http.Client{
-		Timeout:       kc.Timeout.D(),
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
+	// One bounded connection pool for every call to Keycloak.
+	client := keycloak.NewClient(keycloak.NewTransport(kc.Timeout.D()), kc.Timeout.D())
 	kcLog := log.With("component", "keycloak")
 	keys := keycloak.NewKeySet(keycloak.KeySetOptions{Client: client, Realm: realm, RefreshInterval: kc.KeyRefresh.D(), Logger: kcLog})
 	m.background = append(m.background, keys.Run)

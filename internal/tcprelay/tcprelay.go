@@ -3,10 +3,11 @@
 package tcprelay
 
 import (
-	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // Relay is a TCP relay in front of a real server that a test can cut: the
@@ -21,7 +22,30 @@ type Relay struct {
 	conns  []net.Conn
 	cut    bool
 	wg     sync.WaitGroup
+
+	accepted atomic.Int64
+	open     atomic.Int64
+	peak     atomic.Int64
+	delay    atomic.Int64 // nanoseconds each answer chunk is held
 }
+
+// Accepted is how many connections the relay has accepted so far.
+func (r *Relay) Accepted() int { return int(r.accepted.Load()) }
+
+// Open is how many connections the client side holds open now (a
+// connection counts until its client closes it, even while a late answer
+// is still on its way).
+func (r *Relay) Open() int { return int(r.open.Load()) }
+
+// Peak is the largest Open since the last ResetPeak.
+func (r *Relay) Peak() int { return int(r.peak.Load()) }
+
+// ResetPeak starts a new Peak from the connections open now.
+func (r *Relay) ResetPeak() { r.peak.Store(r.open.Load()) }
+
+// SetDelay holds every chunk of the target's answers for d before passing it
+// on: a slow server, for as long as d is not zero.
+func (r *Relay) SetDelay(d time.Duration) { r.delay.Store(int64(d)) }
 
 // New relays connections to target (host:port) until Cut or the end
 // of the test.
@@ -53,9 +77,25 @@ func (r *Relay) accept() {
 		if !r.track(in, out) {
 			return
 		}
-		r.wg.Add(2)
-		go r.pipe(out, in)
-		go r.pipe(in, out)
+		r.accepted.Add(1)
+		open := r.open.Add(1)
+		for {
+			p := r.peak.Load()
+			if open <= p || r.peak.CompareAndSwap(p, open) {
+				break
+			}
+		}
+		var pair sync.WaitGroup
+		pair.Add(2)
+		r.wg.Add(3)
+		go func() { defer pair.Done(); r.pipe(out, in, false); r.open.Add(-1) }()
+		go func() { defer pair.Done(); r.pipe(in, out, true) }()
+		go func() {
+			defer r.wg.Done()
+			pair.Wait()
+			in.Close()
+			out.Close()
+		}()
 	}
 }
 
@@ -72,9 +112,23 @@ func (r *Relay) track(conns ...net.Conn) bool {
 	return true
 }
 
-func (r *Relay) pipe(dst, src net.Conn) {
+func (r *Relay) pipe(dst, src net.Conn, answers bool) {
 	defer r.wg.Done()
-	_, _ = io.Copy(dst, src)
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			if d := time.Duration(r.delay.Load()); answers && d > 0 {
+				time.Sleep(d)
+			}
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				break
+			}
+		}
+		if err != nil {
+			break
+		}
+	}
 	// Half-close so the other direction can finish its answer.
 	if tc, ok := dst.(*net.TCPConn); ok {
 		_ = tc.CloseWrite()
