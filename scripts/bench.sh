@@ -5,6 +5,12 @@
 # pull MB/s of a 256 MiB blob. With KEYCLOAK_URL, KEYCLOAK_ADMIN_USER and
 # KEYCLOAK_ADMIN_PASSWORD set (scripts/keycloak.sh start --env-file), also
 # the token endpoint's latency through the stack vs straight to Keycloak.
+# Then the read load: 64 connections for 20 s of manifest GETs and blob
+# HEADs in every auth mode (keycloak and oidc given a Keycloak), with the
+# errors, p99 and RSS growth against their targets (0, 50 ms, 16 MiB).
+#
+#   scripts/bench.sh         # everything
+#   scripts/bench.sh load    # the read load only
 #
 # Needs go and curl (scripts/deps.sh installs curl) and awk (in every
 # Debian base system).
@@ -19,6 +25,71 @@ div() { awk -v a="$1" -v b="$2" -v f="$3" 'BEGIN { printf f, a / b }'; }
 mib() { div "$(stat -c %s "$1")" 1048576 %.1f; }
 # The start-up times are polled every 10 ms.
 wait_ready() { wait_url "$1" 30 0.01 "$2"; }
+
+what=${1:-all}
+case $what in all | load) ;; *)
+	echo "usage: scripts/bench.sh [all|load]" >&2
+	exit 2
+	;;
+esac
+
+# load_mode LABEL USER PASSWORD REPO SERVE-ARGS...: starts the stack, pushes
+# one image, measures the read load and the RSS it costs, stops the stack.
+load_failures=0
+load_mode() {
+	local label=$1 user=$2 password=$3 repo=$4 port pid before after out
+	shift 4
+	port=$(free_port)
+	"$work/registry-stack" serve --listen "127.0.0.1:$port" --public-url "http://127.0.0.1:$port" \
+		--data-dir "$work/load-$label" --log-level error "$@" &
+	pid=$!
+	wait_ready "http://127.0.0.1:$port/readyz" $pid
+	# A short warm-up run, so that RSS growth is the load's, not the
+	# first requests' (caches, pools).
+	LOAD_BENCH_PASSWORD=$password "$work/load-bench" -url "http://127.0.0.1:$port" -repo "$repo" -user "$user" \
+		-conns 64 -duration 2s -label "$label warm-up" >/dev/null
+	before=$(rss_kib $pid)
+	out=$(LOAD_BENCH_PASSWORD=$password "$work/load-bench" -url "http://127.0.0.1:$port" -repo "$repo" -user "$user" \
+		-conns 64 -duration 20s -label "$label")
+	after=$(rss_kib $pid)
+	kill $pid
+	wait $pid 2>/dev/null || true
+	echo "$out"
+	echo "$label: RSS $((before / 1024)) MiB before, $((after / 1024)) MiB after: growth $(div $((after - before)) 1024 %.1f) MiB"
+	local errors p99
+	errors=$(sed -n 's/.*, \([0-9]*\) errors,.*/\1/p' <<<"$out" | head -1)
+	p99=$(sed -n 's/.* p99 \([0-9.]*\) ms.*/\1/p' <<<"$out" | head -1)
+	if [ "$errors" != 0 ] || awk -v p="$p99" 'BEGIN { exit !(p >= 50) }' || [ $((after - before)) -ge $((16 * 1024)) ]; then
+		echo "$label: MISSED a target (0 errors, p99 under 50 ms, RSS growth under 16 MiB)"
+		load_failures=$((load_failures + 1))
+	else
+		echo "$label: targets met (0 errors, p99 under 50 ms, RSS growth under 16 MiB)"
+	fi
+}
+
+load() {
+	echo "== read load: 64 connections for 20 s, manifest GET and blob HEAD"
+	go build -o "$work/load-bench" ./cmd/load-bench
+	[ -x "$work/registry-stack" ] || go build -o "$work/registry-stack" ./cmd/registry-stack
+	load_mode none "" "" bench/load --auth none
+	if [ -z "${KEYCLOAK_URL:-}" ]; then
+		echo "(KEYCLOAK_URL unset: keycloak and oidc modes not measured)"
+	else
+		local realm=load-$RANDOM password=load-$RANDOM-$RANDOM admin=(--keycloak-url "$KEYCLOAK_URL" --admin-user "$KEYCLOAK_ADMIN_USER" --admin-password "$KEYCLOAK_ADMIN_PASSWORD")
+		"$work/registry-stack" bootstrap "${admin[@]}" --realm "$realm" --service registry --user bench --password "$password" >/dev/null 2>&1
+		load_mode keycloak bench "$password" team/load --auth keycloak \
+			--keycloak-url "$KEYCLOAK_URL" --keycloak-realm "$realm" --keycloak-service registry
+		"$work/registry-stack" bootstrap "${admin[@]}" --realm "$realm-oidc" --demo >/dev/null 2>&1
+		load_mode oidc alice alice-password team-a/load --config configs/policy-demo.yaml \
+			--keycloak-url "$KEYCLOAK_URL" --keycloak-realm "$realm-oidc"
+	fi
+	return $((load_failures > 0))
+}
+
+if [ "$what" = load ]; then
+	load
+	exit
+fi
 
 echo "== build"
 go build -o "$work/registry-bench" ./cmd/registry-bench
@@ -66,10 +137,11 @@ echo "idle RSS: $(($(rss_kib $pid) / 1024)) MiB"
 kill $pid
 wait $pid 2>/dev/null || true
 
-[ -n "${KEYCLOAK_URL:-}" ] || {
+if [ -z "${KEYCLOAK_URL:-}" ]; then
 	echo "(KEYCLOAK_URL unset: token latency not measured)"
-	exit 0
-}
+	load
+	exit
+fi
 echo "== token endpoint: through registry-stack vs straight to Keycloak"
 go build -o "$work/token-bench" ./cmd/token-bench
 realm=bench-$RANDOM
@@ -86,3 +158,5 @@ TOKEN_BENCH_PASSWORD=$password "$work/token-bench" -user bench -n 200 \
 	-endpoint "keycloak=$KEYCLOAK_URL/realms/$realm/protocol/docker-v2/auth"
 kill $pid
 wait $pid 2>/dev/null || true
+
+load
