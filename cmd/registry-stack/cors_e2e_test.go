@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -49,6 +50,10 @@ function challengeOf(h) {
   for (const p of m[1].matchAll(/(\w+)="([^"]*)"/g)) c[p[1]] = p[2];
   return c;
 }
+// tokenWithBasic asks a token endpoint directly, as the sign-in of a UI does.
+window.tokenWithBasic = async function (url, user, password) {
+  return send('GET', url, {Authorization: 'Basic ' + btoa(user + ':' + password)});
+};
 window.registryUI = async function (registry, user, password, repo, tag, digest) {
   const steps = [];
   const out = document.getElementById('out');
@@ -121,26 +126,26 @@ func TestCrossOriginUI(t *testing.T) {
 
 	modes := []struct {
 		name  string
-		start func(t *testing.T) (*stackrun.Stack, clientLogin)
+		start func(t *testing.T) (*stackrun.Stack, clientLogin, string) // the last: the token path
 	}{
-		{"none", func(t *testing.T) (*stackrun.Stack, clientLogin) {
-			return stackrun.Start(t, env), clientLogin{namespace: "team"}
+		{"none", func(t *testing.T) (*stackrun.Stack, clientLogin, string) {
+			return stackrun.Start(t, env), clientLogin{namespace: "team"}, ""
 		}},
-		{"keycloak", func(t *testing.T) (*stackrun.Stack, clientLogin) {
+		{"keycloak", func(t *testing.T) (*stackrun.Stack, clientLogin, string) {
 			// The seed's spelling, keycloak.cors_origins, in a config file.
 			cfg := filepath.Join(t.TempDir(), "cors.yaml")
 			writeFile(t, cfg, "storage:\n  delete: true\nkeycloak:\n  cors_origins: ["+listed.URL+"]\n")
 			realm, st := keycloakStack(t, "rs-cors", "--config", cfg)
-			return st, clientLogin{realm.User, realm.Password, "team"}
+			return st, clientLogin{realm.User, realm.Password, "team"}, realm.TokenPath()
 		}},
-		{"oidc", func(t *testing.T) (*stackrun.Stack, clientLogin) {
+		{"oidc", func(t *testing.T) (*stackrun.Stack, clientLogin, string) {
 			// alice of the demo layout may pull, push and delete in team-a.
-			return newOIDCSetup(t, "rs-cors-oidc").start(t, env), clientLogin{"alice", "alice-password", "team-a"}
+			return newOIDCSetup(t, "rs-cors-oidc").start(t, env), clientLogin{"alice", "alice-password", "team-a"}, "/auth/token"
 		}},
 	}
 	for _, m := range modes {
 		t.Run(m.name, func(t *testing.T) {
-			st, l := m.start(t)
+			st, l, tokenPath := m.start(t)
 			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 			defer cancel()
 			repoName := l.namespace + "/cors"
@@ -174,6 +179,15 @@ func TestCrossOriginUI(t *testing.T) {
 			if len(got.Steps) != 6 || got.Catalog != nil || got.HeadDigest != "" {
 				t.Errorf("unlisted origin read something: %+v", got)
 			}
+			wantBlocked := len(got.Steps)
+			if tokenPath != "" {
+				// Nor can it get a token with the user's password.
+				tok := browsertest.Eval[struct{ Status int }](t, tab, fmt.Sprintf("tokenWithBasic(%q, %q, %q)", st.URL+tokenPath+"?service=x", l.user, l.password))
+				if tok.Status != 0 {
+					t.Errorf("unlisted origin, token endpoint: %d, want the XHR to fail", tok.Status)
+				}
+				wantBlocked++
+			}
 			if _, err := remote.Head(reg.Repo(repoName).Digest(digest.String()), login(l.user, l.password), remote.WithContext(ctx)); err != nil {
 				t.Fatalf("the manifest is gone after the unlisted origin's DELETE: %v", err)
 			}
@@ -186,8 +200,8 @@ func TestCrossOriginUI(t *testing.T) {
 				}
 				t.Errorf("unlisted origin: browser problem: %s", p)
 			}
-			if blocked != len(got.Steps) {
-				t.Errorf("the browser blocked %d requests for CORS, want %d", blocked, len(got.Steps))
+			if blocked != wantBlocked {
+				t.Errorf("the browser blocked %d requests for CORS, want %d", blocked, wantBlocked)
 			}
 			tab.Screenshot(t, "cors-unlisted-"+m.name)
 
@@ -212,7 +226,7 @@ func TestCrossOriginUI(t *testing.T) {
 					t.Errorf("listed origin, %s: %d, want 200", s.Step, s.Status)
 				}
 			}
-			if !contains(got.Catalog, repoName) || !contains(got.Tags, "v1") {
+			if !slices.Contains(got.Catalog, repoName) || !slices.Contains(got.Tags, "v1") {
 				t.Errorf("catalog %q, tags %q; want %s with v1", got.Catalog, got.Tags, repoName)
 			}
 			if got.GetDigest != digest.String() || got.HeadDigest != digest.String() {
@@ -226,13 +240,4 @@ func TestCrossOriginUI(t *testing.T) {
 			}
 		})
 	}
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
