@@ -1,7 +1,8 @@
 // Package authproxy fronts Keycloak's docker-v2 token endpoint so that docker
 // clients and the web UI get registry-style answers: a Basic challenge where
 // Keycloak would answer 400 to a request without credentials, clear errors
-// when Keycloak is down or misconfigured, and CORS by exact allowlist.
+// when Keycloak is down or misconfigured. CORS is internal/cors's, around
+// this handler.
 package authproxy
 
 import (
@@ -16,10 +17,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/registry-stack/registry-stack/internal/cors"
-	"github.com/registry-stack/registry-stack/internal/keycloak"
-
 	"github.com/registry-stack/registry-stack/internal/httpurl"
+	"github.com/registry-stack/registry-stack/internal/keycloak"
 )
 
 // Options configures the token endpoint and the optional passthrough.
@@ -32,12 +31,8 @@ type Options struct {
 	// Service is the configured keycloak.service (the docker-v2 client ID),
 	// used to tell a misconfiguration from a client asking for another service.
 	Service string
-	// AllowedOrigins lists exact browser origins such as
-	// "https://ui.example.com"; the stack's own origin is always allowed.
-	AllowedOrigins []string
-	// TrustForwardedHeaders makes X-Forwarded-Proto/Host define the stack's
-	// own origin and be passed on by the passthrough; set it only behind a
-	// reverse proxy that overwrites them.
+	// TrustForwardedHeaders makes the passthrough pass X-Forwarded-* on;
+	// set it only behind a reverse proxy that overwrites them.
 	TrustForwardedHeaders bool
 	// Timeout bounds each call to Keycloak; default 10s.
 	Timeout time.Duration
@@ -61,7 +56,6 @@ const (
 	// unreachable; short, since Keycloak restarts usually take seconds.
 	retryAfterSeconds = "5"
 	allowedMethods    = "GET, OPTIONS"
-	allowedHeaders    = "Authorization, X-Requested-With, Accept"
 )
 
 func (o Options) withDefaults() Options {
@@ -85,7 +79,6 @@ type tokenHandler struct {
 	timeout    time.Duration
 	client     *http.Client
 	log        *slog.Logger
-	cors       *cors.Policy
 }
 
 // New returns the token endpoint handler, to be mounted at the token path
@@ -95,10 +88,6 @@ func New(o Options) (http.Handler, error) {
 		return nil, fmt.Errorf("authproxy: upstream URL: %w", err)
 	}
 	o = o.withDefaults()
-	origins, err := cors.New(o.AllowedOrigins, o.TrustForwardedHeaders)
-	if err != nil {
-		return nil, fmt.Errorf("authproxy: %w", err)
-	}
 	u := *o.UpstreamURL
 	return &tokenHandler{
 		upstream:   &u,
@@ -108,7 +97,6 @@ func New(o Options) (http.Handler, error) {
 		timeout:    o.Timeout,
 		client:     tokenClient(o.Client, o.Timeout),
 		log:        o.Logger.With("component", "authproxy"),
-		cors:       origins,
 	}, nil
 }
 
@@ -126,12 +114,11 @@ func tokenClient(c *http.Client, timeout time.Duration) *http.Client {
 }
 
 func (h *tokenHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	h.cors.Apply(w, r)
 	switch r.Method {
 	case http.MethodGet:
 	case http.MethodOptions:
-		// Answered here, never forwarded: Keycloak knows nothing of our origins.
-		h.cors.Preflight(w, r, allowedMethods, allowedHeaders)
+		// Answered here, never forwarded (a browser's preflight is
+		// internal/cors's, in front of this handler).
 		w.Header().Set("Allow", allowedMethods)
 		w.WriteHeader(http.StatusNoContent)
 		return

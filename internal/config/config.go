@@ -53,6 +53,7 @@ type Config struct {
 	// the data dir so resumable uploads survive a restart.
 	HTTPSecret string   `yaml:"http_secret" secret:"true"`
 	TLS        TLS      `yaml:"tls"`
+	HTTP       HTTP     `yaml:"http"`
 	Log        Log      `yaml:"log"`
 	Storage    Storage  `yaml:"storage"`
 	Keycloak   Keycloak `yaml:"keycloak"`
@@ -69,6 +70,17 @@ type Config struct {
 type TLS struct {
 	Cert string `yaml:"cert"`
 	Key  string `yaml:"key"`
+}
+
+// HTTP holds settings of the stack's HTTP surface that apply in every auth
+// mode.
+type HTTP struct {
+	// CORSOrigins lists exact browser origins (scheme://host[:port]) that
+	// may call the registry API and the token endpoint with credentials,
+	// such as a registry UI served from another origin; the stack's own
+	// origin is always allowed. keycloak.cors_origins is an older spelling,
+	// merged in (see Config.CORSOrigins).
+	CORSOrigins []string `yaml:"cors_origins"`
 }
 
 // Log selects the one log format used by the whole binary.
@@ -92,8 +104,8 @@ type Keycloak struct {
 	TokenPath  string   `yaml:"token_path"`
 	Timeout    Duration `yaml:"timeout"`
 	KeyRefresh Duration `yaml:"key_refresh"`
-	// CORSOrigins lists exact origins allowed to call the token endpoint
-	// from a browser; the stack's own origin is always allowed.
+	// CORSOrigins is the older spelling of http.cors_origins, kept so the
+	// seed's configurations work; both lists apply, in every auth mode.
 	CORSOrigins []string `yaml:"cors_origins"`
 	// ProxyAll passes every /auth/* request through to Keycloak, for
 	// single-origin setups (login pages, admin console).
@@ -327,6 +339,14 @@ func (c *Config) Validate() error {
 	if (c.TLS.Cert == "") != (c.TLS.Key == "") {
 		return &Error{Key: "tls", Msg: "set both tls.cert and tls.key, or neither"}
 	}
+	for _, o := range []struct {
+		key  string
+		list *[]string
+	}{{"http.cors_origins", &c.HTTP.CORSOrigins}, {"keycloak.cors_origins", &c.Keycloak.CORSOrigins}} {
+		if err := normalizeOrigins(o.key, o.list); err != nil {
+			return err
+		}
+	}
 	switch strings.ToLower(c.Log.Level) {
 	case "debug", "info", "warn", "error":
 	default:
@@ -344,7 +364,12 @@ func (c *Config) Validate() error {
 	}
 	for k := range c.Distribution {
 		if !slices.Contains(passthroughSections, k) {
-			return &Error{Key: "distribution." + k, Msg: "unknown section (allowed: " + strings.Join(passthroughSections, ", ") + ")"}
+			msg := "unknown section (allowed: " + strings.Join(passthroughSections, ", ") + ")"
+			if k == "http" {
+				// registry:2 users add CORS headers with http.headers.
+				msg += "; for a registry UI on another origin set http.cors_origins"
+			}
+			return &Error{Key: "distribution." + k, Msg: msg}
 		}
 	}
 	switch c.Auth {
@@ -417,16 +442,39 @@ func (c *Config) validateKeycloak() error {
 	if k.KeyRefresh <= 0 {
 		return &Error{Key: "keycloak.key_refresh", Msg: "must be positive"}
 	}
-	origins := make([]string, 0, len(k.CORSOrigins))
-	for _, o := range k.CORSOrigins {
+	return nil
+}
+
+// normalizeOrigins checks each origin of the list at key and writes it back
+// in the form browsers send (lower case, no default port).
+func normalizeOrigins(key string, list *[]string) error {
+	if len(*list) == 0 {
+		return nil
+	}
+	out := make([]string, 0, len(*list))
+	for _, o := range *list {
 		origin, err := httpurl.ParseOrigin(o)
 		if err != nil {
-			return &Error{Key: "keycloak.cors_origins", Msg: err.Error()}
+			return &Error{Key: key, Msg: err.Error()}
 		}
-		origins = append(origins, origin)
+		out = append(out, origin)
 	}
-	k.CORSOrigins = origins
+	*list = out
 	return nil
+}
+
+// CORSOrigins is every origin allowed to call the stack from a browser:
+// http.cors_origins, then the older keycloak.cors_origins, without
+// duplicates. Both apply in every auth mode; the older spelling gets no
+// warning, because existing configurations that use it mean exactly this.
+func (c *Config) CORSOrigins() []string {
+	var out []string
+	for _, o := range append(slices.Clone(c.HTTP.CORSOrigins), c.Keycloak.CORSOrigins...) {
+		if !slices.Contains(out, o) {
+			out = append(out, o)
+		}
+	}
+	return out
 }
 
 func (c *Config) validateOIDC() error {

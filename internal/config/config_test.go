@@ -58,6 +58,12 @@ func TestErrorsNameTheKey(t *testing.T) {
 		{"keycloak on all interfaces needs public url", "auth: keycloak\nlisten: ':5000'\nkeycloak:\n  url: http://kc\n  realm: r\n  service: s\n", nil, "public_url: required when auth is keycloak"},
 		{"proxy_all needs public url", "auth: keycloak\nkeycloak:\n  url: http://kc\n  realm: r\n  service: s\n  proxy_all: true\n", nil, "keycloak.proxy_all: needs public_url"},
 		{"wildcard origin", "auth: keycloak\nkeycloak:\n  url: http://kc\n  realm: r\n  service: s\n  cors_origins: ['*']\n", nil, "keycloak.cors_origins"},
+		{"older origin spelling checked in every mode", "keycloak:\n  cors_origins: [https://ui.example.com/app]\n", nil, "keycloak.cors_origins"},
+		{"wildcard http origin", "http:\n  cors_origins: ['*']\n", nil, "http.cors_origins"},
+		{"http origin with a path", "http:\n  cors_origins: [https://ui.example.com/app]\n", nil, "http.cors_origins"},
+		{"null http origin from env", "", []string{"REGISTRY_STACK_HTTP_CORS_ORIGINS=https://a.example,null"}, "http.cors_origins"},
+		{"unknown http key", "http:\n  headers: {}\n", nil, `unknown key "http.headers"`},
+		{"registry:2 http section", "distribution:\n  http:\n    headers: {}\n", nil, "set http.cors_origins"},
 		{"unknown env", "", []string{"REGISTRY_STACK_LISTN=x"}, "REGISTRY_STACK_LISTN: unknown setting"},
 		{"bad env bool", "", []string{"REGISTRY_STACK_UI_ENABLED=yes please"}, "REGISTRY_STACK_UI_ENABLED: ui.enabled"},
 	}
@@ -122,5 +128,40 @@ func TestTokenPath(t *testing.T) {
 	c.Keycloak.Realm = "lab"
 	if got := c.TokenPath(); got != "/auth/realms/lab/protocol/docker-v2/auth" {
 		t.Fatalf("TokenPath = %q", got)
+	}
+}
+
+// TestCORSOrigins: both spellings apply in every auth mode, normalised the
+// way browsers send an origin, each origin once.
+func TestCORSOrigins(t *testing.T) {
+	tests := []struct {
+		name string
+		yaml string
+		env  []string
+		want []string
+	}{
+		{"none", "", nil, nil},
+		{"http section", "http:\n  cors_origins: [https://UI.example.com:443, http://localhost:8080]\n", nil, []string{"https://ui.example.com", "http://localhost:8080"}},
+		{"older spelling, auth none", "keycloak:\n  cors_origins: [https://ui.example.com]\n", nil, []string{"https://ui.example.com"}},
+		{"both, merged without duplicates", "http:\n  cors_origins: [https://a.example]\nkeycloak:\n  cors_origins: [https://A.example, https://b.example]\n", nil, []string{"https://a.example", "https://b.example"}},
+		{"environment", "", []string{"REGISTRY_STACK_HTTP_CORS_ORIGINS=https://a.example, https://b.example:8443"}, []string{"https://a.example", "https://b.example:8443"}},
+		{"keycloak mode", "auth: keycloak\nkeycloak:\n  url: http://kc\n  realm: r\n  service: s\n  cors_origins: [https://b.example]\nhttp:\n  cors_origins: [https://a.example]\n", nil, []string{"https://a.example", "https://b.example"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := Default()
+			if err := c.LoadYAML("c.yaml", []byte(tc.yaml)); err != nil {
+				t.Fatal(err)
+			}
+			if err := c.LoadEnv(tc.env); err != nil {
+				t.Fatal(err)
+			}
+			if err := c.Validate(); err != nil {
+				t.Fatal(err)
+			}
+			if got := c.CORSOrigins(); strings.Join(got, " ") != strings.Join(tc.want, " ") {
+				t.Errorf("CORSOrigins() = %q, want %q", got, tc.want)
+			}
+		})
 	}
 }

@@ -20,11 +20,14 @@ import (
 type authMode struct {
 	// access verifies the registry's bearer tokens.
 	access *tokenauth.Options
-	// token is the docker token endpoint, mounted at tokenPath.
-	token     http.Handler
-	tokenPath string
+	// token is the docker token endpoint, mounted at tokenPath; a browser
+	// on a listed origin may call it with tokenMethods.
+	token        http.Handler
+	tokenPath    string
+	tokenMethods string
 	// passthrough serves every other /auth/ request (keycloak.proxy_all);
-	// exact are further handlers at exactly their paths (the JWKS).
+	// exact are further public documents at exactly their paths (the
+	// JWKS), which listed origins may read.
 	passthrough http.Handler
 	exact       map[string]http.Handler
 	// wrapRegistry puts a handler in front of the registry (the filtered
@@ -51,7 +54,7 @@ func newKeycloakMode(cfg *config.Config, publicURL string, log *slog.Logger) (*a
 	// makes to Keycloak: discovery, keys, token requests and passthrough.
 	client := keycloak.NewClient(keycloak.NewTransport(kc.Timeout.D()), kc.Timeout.D())
 	kcLog := log.With("component", "keycloak")
-	m := &authMode{tokenPath: cfg.TokenPath()}
+	m := &authMode{tokenPath: cfg.TokenPath(), tokenMethods: "GET"}
 
 	keys := keycloak.NewKeySet(keycloak.KeySetOptions{
 		Client:          client,
@@ -85,7 +88,6 @@ func newKeycloakMode(cfg *config.Config, publicURL string, log *slog.Logger) (*a
 		UpstreamURL:           upstream,
 		KeycloakRealm:         kc.Realm,
 		Service:               kc.Service,
-		AllowedOrigins:        kc.CORSOrigins,
 		TrustForwardedHeaders: kc.TrustForwardedHeaders,
 		Timeout:               kc.Timeout.D(),
 		Client:                client,

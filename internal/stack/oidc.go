@@ -10,7 +10,6 @@ import (
 
 	"github.com/registry-stack/registry-stack/internal/catalog"
 	"github.com/registry-stack/registry-stack/internal/config"
-	"github.com/registry-stack/registry-stack/internal/cors"
 	"github.com/registry-stack/registry-stack/internal/identity"
 	"github.com/registry-stack/registry-stack/internal/keycloak"
 	"github.com/registry-stack/registry-stack/internal/policy"
@@ -33,7 +32,7 @@ func newOIDCMode(cfg *config.Config, publicURL string, log *slog.Logger) (*authM
 	if err != nil {
 		return nil, err // Validate has accepted it: not reached
 	}
-	m := &authMode{tokenPath: o.TokenPath}
+	m := &authMode{tokenPath: o.TokenPath, tokenMethods: "GET, POST"}
 	// One bounded connection pool for every call to Keycloak.
 	client := keycloak.NewClient(keycloak.NewTransport(kc.Timeout.D()), kc.Timeout.D())
 	kcLog := log.With("component", "keycloak")
@@ -74,15 +73,11 @@ func newOIDCMode(cfg *config.Config, publicURL string, log *slog.Logger) (*authM
 	if err != nil {
 		return nil, err
 	}
-	origins, err := cors.New(kc.CORSOrigins, kc.TrustForwardedHeaders)
-	if err != nil {
-		return nil, err
-	}
 	// The stack's tokens name the stack as issuer: its public URL.
 	issuerURL := publicURL
 	m.token, err = tokenserver.New(tokenserver.Options{
 		Issuer: issuerURL, Service: o.Service, TTL: o.TokenTTL.D(),
-		Signer: signer, Auth: auth, Policy: m.policy, CORS: origins,
+		Signer: signer, Auth: auth, Policy: m.policy,
 		TrustForwardedHeaders: kc.TrustForwardedHeaders, Logger: log,
 	})
 	if err != nil {

@@ -99,6 +99,9 @@ func New(ctx context.Context, cfg *config.Config, o Options) (st *Stack, err err
 		}
 		routes.UI = h
 	}
+	if err := withCORS(cfg, &routes, mode.tokenMethods); err != nil {
+		return nil, err
+	}
 	s.Handler = server.NewHandler(routes)
 	return s, nil
 }

@@ -28,7 +28,6 @@ import (
 	"github.com/distribution/distribution/v3/registry/auth/token"
 
 	"github.com/registry-stack/registry-stack/internal/apierror"
-	"github.com/registry-stack/registry-stack/internal/cors"
 	"github.com/registry-stack/registry-stack/internal/identity"
 	"github.com/registry-stack/registry-stack/internal/policy"
 	"github.com/registry-stack/registry-stack/internal/scope"
@@ -56,9 +55,6 @@ type Options struct {
 	Signer  Signer
 	Auth    Authenticator
 	Policy  *policy.Live
-	// CORS answers browsers from other origins; nil allows only the
-	// stack's own origin.
-	CORS *cors.Policy
 	// TrustForwardedHeaders takes the client address from X-Forwarded-For
 	// (for throttling and the audit log); only behind a proxy that sets it.
 	TrustForwardedHeaders bool
@@ -70,7 +66,6 @@ type Options struct {
 
 const (
 	allowedMethods = "GET, POST, OPTIONS"
-	allowedHeaders = "Authorization, X-Requested-With, Accept, Content-Type"
 	// maxFormBytes bounds a POST body: credentials and a few scopes.
 	maxFormBytes = 64 << 10
 )
@@ -89,13 +84,6 @@ func New(o Options) (http.Handler, error) {
 		return nil, errors.New("tokenserver: signer, authenticator and policy must be set")
 	case o.TTL <= 0:
 		return nil, errors.New("tokenserver: TTL must be positive")
-	}
-	if o.CORS == nil {
-		c, err := cors.New(nil, o.TrustForwardedHeaders)
-		if err != nil {
-			return nil, err
-		}
-		o.CORS = c
 	}
 	if o.BasicRealm == "" {
 		o.BasicRealm = "registry-stack"
@@ -122,11 +110,10 @@ type request struct {
 }
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	h.o.CORS.Apply(w, r)
 	switch r.Method {
 	case http.MethodGet, http.MethodPost:
 	case http.MethodOptions:
-		h.o.CORS.Preflight(w, r, allowedMethods, allowedHeaders)
+		// A browser's preflight is internal/cors's, in front of this handler.
 		w.Header().Set("Allow", allowedMethods)
 		w.WriteHeader(http.StatusNoContent)
 		return
