@@ -122,8 +122,7 @@ func (h *storageHealth) writeProbe(ctx context.Context) error {
 // becomes its errno text ("no space left on device"), and the filesystem
 // root never appears.
 func (h *storageHealth) clean(err error) string {
-	var errno syscall.Errno
-	if errors.As(err, &errno) {
+	if errno, ok := errnoOf(err); ok {
 		// The wrapping prefix ("write probe: ") says which step failed.
 		if prefix, _, ok := strings.Cut(err.Error(), ": "); ok && !strings.HasPrefix(prefix, "/") && !strings.Contains(prefix, " /") {
 			return prefix + ": " + errno.Error()
@@ -135,6 +134,23 @@ func (h *storageHealth) clean(err error) string {
 		msg = strings.ReplaceAll(msg, h.fsRoot, "<storage root>")
 	}
 	return msg
+}
+
+// errnoOf finds the OS error under err, also inside distribution's
+// storagedriver.Error, which does not unwrap.
+func errnoOf(err error) (syscall.Errno, bool) {
+	for range 8 { // drivers nest a few levels at most
+		var errno syscall.Errno
+		if errors.As(err, &errno) {
+			return errno, true
+		}
+		var de storagedriver.Error
+		if !errors.As(err, &de) || de.Detail == nil {
+			return 0, false
+		}
+		err = de.Detail
+	}
+	return 0, false
 }
 
 // freeBytes is the space unprivileged writers may still use on the

@@ -32,7 +32,8 @@ type fullDiskFakeDriver struct {
 func (d *fullDiskFakeDriver) PutContent(ctx context.Context, path string, content []byte) error {
 	d.writes.Add(1)
 	if d.full.Load() {
-		return &os.PathError{Op: "write", Path: filepath.Join(d.root, path+".tmp"), Err: syscall.ENOSPC}
+		// As distribution's filesystem driver reports it.
+		return storagedriver.Error{DriverName: "filesystem", Detail: &os.PathError{Op: "write", Path: filepath.Join(d.root, path+".tmp"), Err: syscall.ENOSPC}}
 	}
 	return d.StorageDriver.PutContent(ctx, path, content)
 }
@@ -192,6 +193,7 @@ func TestCleanStorageError(t *testing.T) {
 		{&os.PathError{Op: "open", Path: "/srv/data/registry/x", Err: syscall.EROFS}, "read-only file system"},
 		{fmt.Errorf("write probe: %w", &os.PathError{Op: "open", Path: "/srv/data/registry/x", Err: syscall.ENOSPC}), "write probe: no space left on device"},
 		{fmt.Errorf("write probe: %w", errors.Join(&os.PathError{Op: "write", Path: "/srv/data/registry/x", Err: syscall.ENOSPC}, errors.New("cleanup"))), "write probe: no space left on device"},
+		{fmt.Errorf("write probe: %w", storagedriver.Error{DriverName: "filesystem", Detail: &os.PathError{Op: "write", Path: "/srv/data/registry/x", Err: syscall.ENOSPC}}), "write probe: no space left on device"},
 		{errors.New("rename /srv/data/registry/a: gone"), "rename <storage root>/a: gone"},
 		{storagedriver.PathNotFoundError{DriverName: "filesystem", Path: "/docker"}, "filesystem: Path not found: /docker"},
 	}
