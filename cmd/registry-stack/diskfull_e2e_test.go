@@ -424,4 +424,3 @@ func metricValue(t *testing.T, base, metric string) float64 {
 	}
 	return v
 }
-
