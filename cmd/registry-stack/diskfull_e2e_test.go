@@ -208,6 +208,35 @@ func TestDiskFull(t *testing.T) {
 	})
 }
 
+// TestStorageMetrics needs no root: /metrics serves the stack's storage
+// metrics next to distribution's own, and garbage-collect refuses a
+// negative --uploads-older-than as a usage error.
+func TestStorageMetrics(t *testing.T) {
+	st := stackrun.Start(t, nil)
+	if r := diskDo(t, http.MethodGet, st.URL+"/v2/", nil, nil); r.status != http.StatusOK {
+		t.Fatalf("/v2/ = %d", r.status)
+	}
+	body := diskDo(t, http.MethodGet, st.URL+"/metrics", nil, nil).body
+	for _, want := range []string{"registry_http_requests_total{", "promhttp_metric_handler_requests_total{"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics has no %s", want)
+		}
+	}
+	if free := metricValue(t, st.URL, "registry_stack_storage_free_bytes"); free <= 0 {
+		t.Errorf("registry_stack_storage_free_bytes = %.0f", free)
+	}
+	for _, m := range []string{"registry_stack_uploads_bytes", "registry_stack_uploads"} {
+		if v := metricValue(t, st.URL, m); v != 0 {
+			t.Errorf("%s = %.0f on a fresh registry, want 0", m, v)
+		}
+	}
+	st.Stop(t)
+	code, _, stderr := stackrun.RunCLI(t, nil, "garbage-collect", "--data-dir", st.DataDir, "--uploads", "--uploads-older-than", "-1h")
+	if code != 2 || !strings.Contains(stderr, "--uploads-older-than -1h0m0s: must not be negative") {
+		t.Errorf("negative --uploads-older-than: exit %d, stderr %q; want 2 and the flag named", code, stderr)
+	}
+}
+
 // mountTmpfs mounts a tmpfs of size bytes at dir for the test.
 func mountTmpfs(t *testing.T, dir string, size int) {
 	t.Helper()

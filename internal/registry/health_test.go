@@ -1,9 +1,11 @@
 package registry
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -200,6 +202,34 @@ func TestCleanStorageError(t *testing.T) {
 	for _, tt := range tests {
 		if got := h.clean(tt.err); got != tt.want {
 			t.Errorf("clean(%q) = %q, want %q", tt.err, got, tt.want)
+		}
+	}
+}
+
+// storage.min_free cannot apply to an object store; New says so instead
+// of silently ignoring it, and says nothing for filesystem storage.
+func TestMinFreeOutsideFilesystemIsLogged(t *testing.T) {
+	for _, tt := range []struct {
+		yaml    string
+		wantLog bool
+	}{
+		{"distribution:\n  storage:\n    inmemory: {}\n", true},
+		{"", false},
+	} {
+		cfg := testConfig(t, tt.yaml)
+		cfg.HTTPSecret = strings.Repeat("s", 32)
+		var logs bytes.Buffer
+		r, err := New(context.Background(), cfg, Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = r.Shutdown()
+		logged := strings.Contains(logs.String(), "storage.min_free is not checked")
+		if logged != tt.wantLog {
+			t.Errorf("config %q: note logged = %v, want %v:\n%s", tt.yaml, logged, tt.wantLog, logs.String())
+		}
+		if tt.wantLog && !strings.Contains(logs.String(), "driver=inmemory") {
+			t.Errorf("the note does not name the driver: %s", logs.String())
 		}
 	}
 }
