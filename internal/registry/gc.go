@@ -49,10 +49,10 @@ var ErrInUse = errors.New("a registry-stack server is running on this data dir")
 
 // GarbageCollect removes blobs no manifest references, with distribution's
 // mark-and-sweep, from the storage cfg describes, and with opts.Uploads
-// first the upload sessions older than opts.UploadsOlderThan. It must not run while a
-// server writes to the same storage (an upload in progress is unreferenced
-// until its manifest arrives): it takes the data dir lock that serve holds
-// shared, and fails with ErrInUse while any server runs.
+// first the upload sessions older than opts.UploadsOlderThan. It must not
+// run while a server writes to the same storage (an upload in progress is
+// unreferenced until its manifest arrives): it takes the data dir lock that
+// serve holds shared, and fails with ErrInUse while any server runs.
 func GarbageCollect(ctx context.Context, cfg *config.Config, opts GCOptions) (GCResult, error) {
 	unlock, err := LockDataDir(cfg.DataDir, true)
 	if err != nil {
