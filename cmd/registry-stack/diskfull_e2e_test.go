@@ -138,7 +138,7 @@ func TestDiskFull(t *testing.T) {
 		if refused == nil {
 			t.Fatal("20 pushes of 2 MiB fit on a disk with less than 16 MiB free")
 		}
-		assertInsufficientStorage(t, "blob push on a filling disk", *refused, dataDir)
+		assertInsufficientStorage(t, "the blob push that filled the disk", *refused, dataDir)
 		// Whatever the last push left, nothing is free now.
 		writeFiller(t, filler+"-rest", -1)
 		if free := statfsFree(t, store); free > 64<<10 {
