@@ -92,7 +92,24 @@ type Log struct {
 // Storage holds the registry storage settings registry-stack owns itself.
 type Storage struct {
 	Delete bool `yaml:"delete"`
+	// MinFree is the free space below which /readyz reports the storage
+	// not ready, so traffic moves elsewhere before writes start failing.
+	// Only the filesystem driver has a free space to measure.
+	MinFree Size `yaml:"min_free"`
+	// UploadPurgeAge and UploadPurgeInterval drive distribution's purger
+	// of abandoned uploads: an upload started longer than the age ago is
+	// removed, checked every interval. A passed-through
+	// distribution.storage.maintenance.uploadpurging wins.
+	UploadPurgeAge      Duration `yaml:"upload_purge_age"`
+	UploadPurgeInterval Duration `yaml:"upload_purge_interval"`
 }
+
+// Bounds of the upload purge settings: a shorter age would remove uploads
+// still in progress over a slow link.
+const (
+	MinUploadPurgeAge      = time.Hour
+	MinUploadPurgeInterval = time.Minute
+)
 
 // Keycloak configures token authentication against an external Keycloak.
 type Keycloak struct {
@@ -187,7 +204,12 @@ func Default() Config {
 		Auth:          AuthNone,
 		ShutdownGrace: Duration(30 * time.Second),
 		Log:           Log{Level: "info", Format: "text"},
-		Storage:       Storage{Delete: true},
+		Storage: Storage{
+			Delete:              true,
+			MinFree:             64 << 20,
+			UploadPurgeAge:      Duration(24 * time.Hour),
+			UploadPurgeInterval: Duration(time.Hour),
+		},
 		Keycloak: Keycloak{
 			TokenPath:  DefaultTokenPath,
 			Timeout:    Duration(10 * time.Second),
@@ -335,6 +357,12 @@ func (c *Config) Validate() error {
 	}
 	if c.ShutdownGrace < 0 {
 		return &Error{Key: "shutdown_grace", Msg: "must not be negative"}
+	}
+	if c.Storage.UploadPurgeAge.D() < MinUploadPurgeAge {
+		return &Error{Key: "storage.upload_purge_age", Msg: fmt.Sprintf("%s is shorter than %s: uploads still in progress would be removed", c.Storage.UploadPurgeAge.D(), MinUploadPurgeAge)}
+	}
+	if c.Storage.UploadPurgeInterval.D() < MinUploadPurgeInterval {
+		return &Error{Key: "storage.upload_purge_interval", Msg: fmt.Sprintf("%s is shorter than %s", c.Storage.UploadPurgeInterval.D(), MinUploadPurgeInterval)}
 	}
 	if (c.TLS.Cert == "") != (c.TLS.Key == "") {
 		return &Error{Key: "tls", Msg: "set both tls.cert and tls.key, or neither"}

@@ -82,6 +82,12 @@ func setScalar(f reflect.Value, value string) error {
 			return fmt.Errorf("%q is not a duration (use e.g. 30s, 5m)", value)
 		}
 		f.Set(reflect.ValueOf(Duration(d)))
+	case Size:
+		v, err := ParseSize(value)
+		if err != nil {
+			return err
+		}
+		f.Set(reflect.ValueOf(v))
 	case string:
 		f.SetString(value)
 	case bool:

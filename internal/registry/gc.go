@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"syscall"
+	"time"
 
 	"github.com/distribution/distribution/v3/registry/storage"
 	storagedriver "github.com/distribution/distribution/v3/registry/storage/driver"
@@ -27,22 +28,31 @@ type GCOptions struct {
 	RemoveUntagged bool
 	// Verbose lets distribution print each marked and removed item.
 	Verbose bool
+	// Uploads also removes upload sessions started more than
+	// UploadsOlderThan ago (0: all of them). With no server running none
+	// is in progress, but a client may still resume one after a restart.
+	Uploads          bool
+	UploadsOlderThan time.Duration
 }
 
 // GCResult is what a collection found.
 type GCResult struct {
 	BlobsBefore, BlobsAfter int
 	BytesBefore, BytesAfter int64
+	// UploadsRemoved (or, in a dry run, those that would be) and
+	// UploadsKept, when GCOptions.Uploads is set.
+	UploadsRemoved, UploadsKept []Upload
 }
 
 // ErrInUse means a registry-stack server holds the data dir.
 var ErrInUse = errors.New("a registry-stack server is running on this data dir")
 
 // GarbageCollect removes blobs no manifest references, with distribution's
-// mark-and-sweep, from the storage cfg describes. It must not run while a
-// server writes to the same storage (an upload in progress is unreferenced
-// until its manifest arrives): it takes the data dir lock that serve holds
-// shared, and fails with ErrInUse while any server runs.
+// mark-and-sweep, from the storage cfg describes, and with opts.Uploads
+// first the upload sessions older than opts.UploadsOlderThan. It must not
+// run while a server writes to the same storage (an upload in progress is
+// unreferenced until its manifest arrives): it takes the data dir lock that
+// serve holds shared, and fails with ErrInUse while any server runs.
 func GarbageCollect(ctx context.Context, cfg *config.Config, opts GCOptions) (GCResult, error) {
 	unlock, err := LockDataDir(cfg.DataDir, true)
 	if err != nil {
@@ -58,6 +68,12 @@ func GarbageCollect(ctx context.Context, cfg *config.Config, opts GCOptions) (GC
 		return GCResult{}, fmt.Errorf("storage %s: %w", dcfg.Storage.Type(), err)
 	}
 	var res GCResult
+	if opts.Uploads {
+		res.UploadsRemoved, res.UploadsKept, err = reclaimUploads(ctx, driver, time.Now().Add(-opts.UploadsOlderThan), opts.DryRun)
+		if err != nil {
+			return res, err
+		}
+	}
 	if res.BlobsBefore, res.BytesBefore, err = blobUsage(ctx, driver); err != nil {
 		return res, err
 	}

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"maps"
 	"net/http"
 	"os"
@@ -53,6 +54,8 @@ type Options struct {
 	// Host is the externally visible base URL used in Location headers;
 	// empty means the request's own host.
 	Host string
+	// Logger receives start-up notes about the storage; nil discards them.
+	Logger *slog.Logger
 }
 
 // Registry is the embedded distribution registry.
@@ -60,6 +63,8 @@ type Registry struct {
 	app    *handlers.App
 	routes *mux.Router
 	driver storagedriver.StorageDriver
+	health *storageHealth
+	usage  *memo[UploadUsage]
 	// catalogMax is distribution.catalog.maxentries, the largest page.
 	catalogMax int
 }
@@ -77,11 +82,25 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Registry, erro
 	if err != nil {
 		return nil, fmt.Errorf("storage %s: %w", dcfg.Storage.Type(), err)
 	}
+	health, err := newStorageHealth(driver, dcfg, cfg.Storage.MinFree.Bytes())
+	if err != nil {
+		return nil, err
+	}
+	if opts.Logger != nil && health.fsRoot == "" && cfg.Storage.MinFree > 0 {
+		opts.Logger.Info("storage.min_free is not checked: only filesystem storage has a free space to measure", "driver", dcfg.Storage.Type())
+	}
 	app, err := newApp(ctx, dcfg)
 	if err != nil {
 		return nil, err
 	}
-	return &Registry{app: app, driver: driver, routes: v2.Router(), catalogMax: dcfg.Catalog.MaxEntries}, nil
+	return &Registry{
+		app:        app,
+		driver:     driver,
+		health:     health,
+		usage:      newMemo(usageEvery, func(ctx context.Context) (UploadUsage, error) { return uploadUsage(ctx, driver) }),
+		routes:     v2.Router(),
+		catalogMax: dcfg.Catalog.MaxEntries,
+	}, nil
 }
 
 func newApp(ctx context.Context, dcfg *configuration.Configuration) (app *handlers.App, err error) {
@@ -225,7 +244,8 @@ func comparePaths(a, b string) int {
 // StorageCheck is the registry's readiness check, named "storage".
 func (r *Registry) StorageCheck() StorageCheck { return StorageCheck{r} }
 
-// StorageCheck reports whether the registry's storage backend answers.
+// StorageCheck reports whether the registry's storage backend answers and
+// can take writes.
 type StorageCheck struct{ r *Registry }
 
 // Name names the check in /readyz's answer.
@@ -234,17 +254,23 @@ func (StorageCheck) Name() string { return "storage" }
 // Check runs the check.
 func (c StorageCheck) Check(ctx context.Context) error { return c.r.CheckStorage(ctx) }
 
-// CheckStorage reports whether the storage backend answers.
+// CheckStorage reports whether the storage backend answers and can take
+// writes: free space at least storage.min_free (filesystem storage) and a
+// tiny write through the driver that succeeds (its result reused for a few
+// seconds). The error never names a server path: /readyz is public.
 func (r *Registry) CheckStorage(ctx context.Context) error {
 	fi, err := r.driver.Stat(ctx, "/")
 	var notFound storagedriver.PathNotFoundError
 	if err != nil && !errors.As(err, &notFound) {
-		return fmt.Errorf("storage %s: %w", r.driver.Name(), err)
+		return fmt.Errorf("storage %s: %s", r.driver.Name(), r.health.clean(err))
 	}
 	// A file where the root directory should be passes Stat but fails
 	// every write.
 	if err == nil && fi != nil && !fi.IsDir() {
 		return fmt.Errorf("storage %s: root is not a directory", r.driver.Name())
+	}
+	if err := r.health.check(ctx); err != nil {
+		return fmt.Errorf("storage %s: %w", r.driver.Name(), err)
 	}
 	return nil
 }
@@ -280,6 +306,7 @@ func DistributionConfig(cfg *config.Config, opts Options) (*configuration.Config
 	if _, ok := d.Storage["delete"]; !ok {
 		d.Storage["delete"] = configuration.Parameters{"enabled": cfg.Storage.Delete}
 	}
+	setUploadPurging(d.Storage, cfg.Storage)
 	if d.Storage.Type() == "" {
 		return nil, &config.Error{Key: "distribution.storage", Msg: "names no storage driver (e.g. filesystem, s3, gcs, azure)"}
 	}

@@ -72,6 +72,9 @@ func TestDistributionConfigDefaults(t *testing.T) {
 				"filesystem": configuration.Parameters{"rootdirectory": filepath.Join(cfg.DataDir, "registry")},
 				"cache":      configuration.Parameters{"blobdescriptor": "inmemory"},
 				"delete":     configuration.Parameters{"enabled": tt.delete},
+				"maintenance": configuration.Parameters{"uploadpurging": map[any]any{
+					"enabled": true, "age": "24h0m0s", "interval": "1h0m0s", "dryrun": false,
+				}},
 			}
 			if !reflect.DeepEqual(d.Storage, wantStorage) {
 				t.Errorf("storage = %#v, want %#v", d.Storage, wantStorage)
@@ -122,6 +125,10 @@ func TestDistributionConfigPassthrough(t *testing.T) {
 				want := configuration.Storage{
 					"inmemory": configuration.Parameters{},
 					"delete":   configuration.Parameters{"enabled": true},
+					// storage.upload_purge_* apply to a passed-through storage too.
+					"maintenance": configuration.Parameters{"uploadpurging": map[any]any{
+						"enabled": true, "age": "24h0m0s", "interval": "1h0m0s", "dryrun": false,
+					}},
 				}
 				if !reflect.DeepEqual(d.Storage, want) {
 					t.Errorf("storage = %#v, want %#v", d.Storage, want)

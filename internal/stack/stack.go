@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/registry-stack/registry-stack/internal/config"
@@ -55,11 +56,15 @@ func New(ctx context.Context, cfg *config.Config, o Options) (st *Stack, err err
 			s.Close() // stop key refresh started before the failure
 		}
 	}()
+	// The stack's own collectors live on their own registry, served next to
+	// the default one where distribution registers its metrics.
+	metrics := prometheus.NewRegistry()
 	routes := server.Routes{
-		Metrics: promhttp.Handler(),
-		Logger:  o.Logger,
+		Metrics: promhttp.InstrumentMetricHandler(prometheus.DefaultRegisterer,
+			promhttp.HandlerFor(prometheus.Gatherers{prometheus.DefaultGatherer, metrics}, promhttp.HandlerOpts{})),
+		Logger: o.Logger,
 	}
-	regOpts := registry.Options{Metrics: true, Host: hostFor(cfg)}
+	regOpts := registry.Options{Metrics: true, Host: hostFor(cfg), Logger: o.Logger}
 	var mode *authMode
 	switch cfg.Auth {
 	case config.AuthKeycloak:
@@ -87,6 +92,9 @@ func New(ctx context.Context, cfg *config.Config, o Options) (st *Stack, err err
 		return nil, err
 	}
 	s.registry = reg
+	if err := metrics.Register(reg.Collector()); err != nil {
+		return nil, err
+	}
 	routes.Registry = reg
 	if mode.wrapRegistry != nil {
 		routes.Registry = mode.wrapRegistry(reg)
