@@ -53,6 +53,7 @@ type Config struct {
 	// the data dir so resumable uploads survive a restart.
 	HTTPSecret string   `yaml:"http_secret" secret:"true"`
 	TLS        TLS      `yaml:"tls"`
+	HTTP       HTTP     `yaml:"http"`
 	Log        Log      `yaml:"log"`
 	Storage    Storage  `yaml:"storage"`
 	Keycloak   Keycloak `yaml:"keycloak"`
@@ -69,6 +70,16 @@ type Config struct {
 type TLS struct {
 	Cert string `yaml:"cert"`
 	Key  string `yaml:"key"`
+}
+
+// HTTP holds the listener's request and shutdown timing.
+type HTTP struct {
+	// DrainDelay is how long the listener keeps accepting after SIGTERM
+	// while /readyz answers 503, so load balancers stop sending first.
+	DrainDelay Duration `yaml:"drain_delay"`
+	// BodyIdleTimeout cuts a request body that sends nothing for this
+	// long; 0 disables. A slow but steady body is never cut.
+	BodyIdleTimeout Duration `yaml:"body_idle_timeout"`
 }
 
 // Log selects the one log format used by the whole binary.
@@ -174,6 +185,7 @@ func Default() Config {
 		DataDir:       "./data",
 		Auth:          AuthNone,
 		ShutdownGrace: Duration(30 * time.Second),
+		HTTP:          HTTP{DrainDelay: Duration(5 * time.Second), BodyIdleTimeout: Duration(60 * time.Second)},
 		Log:           Log{Level: "info", Format: "text"},
 		Storage:       Storage{Delete: true},
 		Keycloak: Keycloak{
@@ -323,6 +335,12 @@ func (c *Config) Validate() error {
 	}
 	if c.ShutdownGrace < 0 {
 		return &Error{Key: "shutdown_grace", Msg: "must not be negative"}
+	}
+	if c.HTTP.DrainDelay < 0 {
+		return &Error{Key: "http.drain_delay", Msg: "must not be negative (0 stops accepting at once)"}
+	}
+	if c.HTTP.BodyIdleTimeout < 0 {
+		return &Error{Key: "http.body_idle_timeout", Msg: "must not be negative (0 disables it)"}
 	}
 	if (c.TLS.Cert == "") != (c.TLS.Key == "") {
 		return &Error{Key: "tls", Msg: "set both tls.cert and tls.key, or neither"}
