@@ -73,8 +73,13 @@ func send(req *http.Request) outcome {
 }
 
 // patch sends body to an upload as a streamed (chunked) PATCH, as docker
-// does, or with a Content-Range when resuming at offset.
+// does, or with a Content-Range when resuming at offset (size >= 0).
 func patch(t *testing.T, loc string, body io.Reader, offset int64, size int64) outcome {
+	t.Helper()
+	return send(patchRequest(t, loc, body, offset, size))
+}
+
+func patchRequest(t *testing.T, loc string, body io.Reader, offset int64, size int64) *http.Request {
 	t.Helper()
 	req, err := http.NewRequest(http.MethodPatch, loc, body)
 	if err != nil {
@@ -85,7 +90,7 @@ func patch(t *testing.T, loc string, body io.Reader, offset int64, size int64) o
 		req.ContentLength = size
 		req.Header.Set("Content-Range", fmt.Sprintf("%d-%d", offset, offset+size-1))
 	}
-	return send(req)
+	return req
 }
 
 func absolute(base, loc string) string {

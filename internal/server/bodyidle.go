@@ -86,7 +86,7 @@ func (b *idleBody) Read(p []byte) (int, error) {
 		b.off.Store(true)
 		b.log.Warn("request body cut: nothing received for the idle timeout (http.body_idle_timeout)",
 			"method", b.method, "path", b.path, "remote", b.remote,
-			"idle", b.idle, "received_bytes", b.received.Load())
+			"idle", b.idle.String(), "received_bytes", b.received.Load())
 		err = fmt.Errorf("request body: nothing received for %s (http.body_idle_timeout): %w", b.idle, err)
 	}
 	return n, err

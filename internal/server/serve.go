@@ -68,9 +68,11 @@ func Serve(ctx context.Context, ln net.Listener, h http.Handler, o ServeOptions)
 	}
 
 	close(drain)
-	o.Logger.Info("shutting down: draining, /readyz answers 503, new connections still served",
-		"drain_delay", o.DrainDelay, "grace", o.Grace)
-	if o.DrainDelay > 0 {
+	if o.DrainDelay <= 0 {
+		o.Logger.Info("shutting down: no drain delay", "grace", o.Grace.String())
+	} else {
+		o.Logger.Info("shutting down: draining, /readyz answers 503, new connections still served",
+			"drain_delay", o.DrainDelay.String(), "grace", o.Grace.String())
 		// Answers now carry "Connection: close", so keep-alive clients
 		// reconnect through the load balancer, which sends them elsewhere.
 		srv.SetKeepAlivesEnabled(false)
@@ -86,7 +88,7 @@ func Serve(ctx context.Context, ln net.Listener, h http.Handler, o ServeOptions)
 	// Closed here rather than inside Shutdown, so the log line below is
 	// only written once a new connection is refused.
 	_ = ln.Close()
-	o.Logger.Info("stopped accepting new connections, in-flight requests may finish", "grace", o.Grace)
+	o.Logger.Info("stopped accepting new connections, in-flight requests may finish", "grace", o.Grace.String())
 	sctx, cancel := context.WithTimeout(context.Background(), o.Grace)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
