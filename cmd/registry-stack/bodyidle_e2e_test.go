@@ -208,6 +208,7 @@ func TestStalledTokenPOSTIsCut(t *testing.T) {
 	if !strings.Contains(st.Logs(), `"path":"/auth/token"`) {
 		t.Errorf("the cut is not logged with the token path:\n%s", st.Logs())
 	}
+	st.WaitLog(t, `"cut":"request body idle for 1s`, 10*time.Second) // the access log line says why
 	resp, err := http.Get(st.URL + "/auth/token?service=registry-stack")
 	if err != nil {
 		t.Fatal(err)

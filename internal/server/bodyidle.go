@@ -60,6 +60,7 @@ type idleBody struct {
 	off      atomic.Bool  // no deadline: none can be set, or the body is done or cut
 	renewed  atomic.Int64 // unix nanoseconds of the last renewal; 0 before the first read
 	received atomic.Int64
+	cut      atomic.Bool
 }
 
 func (b *idleBody) Read(p []byte) (int, error) {
@@ -84,6 +85,7 @@ func (b *idleBody) Read(p []byte) (int, error) {
 		// so it closes the connection instead of waiting for the client
 		// or reading the rest of the body as the next request.
 		b.off.Store(true)
+		b.cut.Store(true)
 		b.log.Warn("request body cut: nothing received for the idle timeout (http.body_idle_timeout)",
 			"method", b.method, "path", b.path, "remote", b.remote,
 			"idle", b.idle.String(), "received_bytes", b.received.Load())
@@ -114,3 +116,13 @@ func (b *idleBody) renew() bool {
 }
 
 func (b *idleBody) Close() error { return b.body.Close() }
+
+// bodyCut says why BodyIdle cut r's body, for the access log; "" when it
+// did not.
+func bodyCut(r *http.Request) string {
+	b, ok := r.Body.(*idleBody)
+	if !ok || !b.cut.Load() {
+		return ""
+	}
+	return "request body idle for " + b.idle.String() + " (http.body_idle_timeout)"
+}

@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -253,6 +255,30 @@ func TestBodyIdleClosesTheConnection(t *testing.T) {
 				t.Error("the handler's read did not fail")
 			}
 		})
+	}
+}
+
+// The access log line of a request whose body was cut says why.
+func TestBodyIdleShowsInTheAccessLog(t *testing.T) {
+	l, buf := jsonLogger(slog.LevelInfo)
+	got := make(chan bodyResult, 1)
+	_, client, url := startIdleServe(t, transports[0], AccessLog(l, readingHandler(0, got)))
+	_, _, _ = post(client, url+"auth/token", stalled(t, "grant_type=pass"))
+	recv(t, got, "the handler")
+	var line map[string]any
+	for deadline := time.Now().Add(wait); line == nil && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		for _, m := range buf.lines(t) {
+			if m["msg"] == "request" {
+				line = m
+			}
+		}
+	}
+	if line == nil {
+		t.Fatal("no access log line")
+	}
+	if line["path"] != "/auth/token" || line["status"] != float64(http.StatusBadRequest) ||
+		!strings.Contains(fmt.Sprint(line["cut"]), "http.body_idle_timeout") {
+		t.Errorf("access log line %v; want path /auth/token, status 400 and cut naming http.body_idle_timeout", line)
 	}
 }
 
