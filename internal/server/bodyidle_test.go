@@ -2,6 +2,7 @@ package server
 
 import (
 	"bufio"
+	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -304,5 +305,47 @@ func TestBodyIdleZeroIsOff(t *testing.T) {
 	h := &plainHandler{}
 	if got := BodyIdle(0, nil, h); got != http.Handler(h) {
 		t.Errorf("BodyIdle(0) = %T, want the handler unchanged: 0 disables it", got)
+	}
+}
+
+// BenchmarkBodyIdleUpload measures what renewing the deadline costs a fast
+// upload over loopback: compare idle=off with idle=60s (MB/s).
+func BenchmarkBodyIdleUpload(b *testing.B) {
+	const size = 64 << 20
+	for _, bc := range []struct {
+		name string
+		idle time.Duration
+	}{{"idle=off", 0}, {"idle=60s", 60 * time.Second}} {
+		b.Run(bc.name, func(b *testing.B) {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				b.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			errc := make(chan error, 1)
+			h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = io.Copy(io.Discard, r.Body) })
+			go func() { errc <- Serve(ctx, ln, h, ServeOptions{BodyIdleTimeout: bc.idle, Grace: time.Second}) }()
+			defer func() { cancel(); <-errc }()
+			chunk := make([]byte, 1<<20)
+			client := &http.Client{}
+			b.SetBytes(size)
+			b.ResetTimer()
+			for b.Loop() {
+				pr, pw := io.Pipe()
+				go func() {
+					for i := 0; i < size/len(chunk); i++ {
+						if _, err := pw.Write(chunk); err != nil {
+							return
+						}
+					}
+					pw.Close()
+				}()
+				resp, err := client.Post("http://"+ln.Addr().String()+"/", "application/octet-stream", pr)
+				if err != nil {
+					b.Fatal(err)
+				}
+				resp.Body.Close()
+			}
+		})
 	}
 }
