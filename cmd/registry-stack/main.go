@@ -26,7 +26,8 @@ import (
 // version is set at build time with -ldflags "-X main.version=...".
 var version = ""
 
-// Exit codes: 2 for anything the user must fix in config or flags.
+// Exit codes: 2 for anything the user must fix in config or flags; a
+// second SIGTERM/SIGINT during shutdown exits with 128 + its number.
 const (
 	exitOK      = 0
 	exitFailure = 1
@@ -256,9 +257,9 @@ func runServe(ctx context.Context, args, environ []string, stdout, stderr io.Wri
 }
 
 // exitOnSecondSignal ends the process at once when a second SIGTERM or
-// SIGINT arrives during the graceful shutdown the first one started: an
-// operator (or systemd's, Kubernetes' final kill) does not want to wait for
-// the drain and grace. The exit code is 128 + the signal's number, as
+// SIGINT arrives during the graceful shutdown the first one started: who
+// sends it (Ctrl-C twice, a supervisor that escalates) does not want to
+// wait for the drain and the grace. The exit code is 128 + the signal's number, as
 // shells report a process killed by it: 130 for SIGINT, 143 for SIGTERM.
 func exitOnSecondSignal(term <-chan os.Signal, log *slog.Logger) {
 	<-term
