@@ -26,7 +26,8 @@ import (
 // version is set at build time with -ldflags "-X main.version=...".
 var version = ""
 
-// Exit codes: 2 for anything the user must fix in config or flags.
+// Exit codes: 2 for anything the user must fix in config or flags; a
+// second SIGTERM/SIGINT during shutdown exits with 128 + its number.
 const (
 	exitOK      = 0
 	exitFailure = 1
@@ -208,6 +209,11 @@ func runServe(ctx context.Context, args, environ []string, stdout, stderr io.Wri
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
+	// main's context ends at the first SIGTERM/SIGINT (graceful shutdown);
+	// this channel sees that one too, and the one after it.
+	term := make(chan os.Signal, 2)
+	signal.Notify(term, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(term)
 	cfg, reload, code, ok := parseConfigReloadable(fs, args, environ, stderr)
 	if !ok {
 		return code
@@ -236,9 +242,11 @@ func runServe(ctx context.Context, args, environ []string, stdout, stderr io.Wri
 	}
 	defer st.Close()
 	go reloadOnHangup(ctx, hup, reload, st, log)
+	go exitOnSecondSignal(term, log)
 	log.Info("registry-stack listening", "addr", ln.Addr().String(), "public_url", public, "auth", cfg.Auth, "version", versionString())
 	err = server.Serve(ctx, ln, st.Handler, server.ServeOptions{
-		CertFile: cfg.TLS.Cert, KeyFile: cfg.TLS.Key, Grace: cfg.ShutdownGrace.D(), Logger: log,
+		CertFile: cfg.TLS.Cert, KeyFile: cfg.TLS.Key, Logger: log,
+		DrainDelay: cfg.HTTP.DrainDelay.D(), Grace: cfg.ShutdownGrace.D(), BodyIdleTimeout: cfg.HTTP.BodyIdleTimeout.D(),
 	})
 	if err != nil {
 		log.Error("server stopped", "error", err)
@@ -246,6 +254,22 @@ func runServe(ctx context.Context, args, environ []string, stdout, stderr io.Wri
 	}
 	log.Info("stopped")
 	return exitOK
+}
+
+// exitOnSecondSignal ends the process at once when a second SIGTERM or
+// SIGINT arrives during the graceful shutdown the first one started: who
+// sends it (Ctrl-C twice, a supervisor that escalates) does not want to
+// wait for the drain and the grace. The exit code is 128 + the signal's number, as
+// shells report a process killed by it: 130 for SIGINT, 143 for SIGTERM.
+func exitOnSecondSignal(term <-chan os.Signal, log *slog.Logger) {
+	<-term
+	sig := <-term
+	code := exitFailure
+	if s, ok := sig.(syscall.Signal); ok {
+		code = 128 + int(s)
+	}
+	log.Error("second signal during shutdown: exiting now, in-flight requests are cut", "signal", sig.String(), "exit_code", code)
+	os.Exit(code)
 }
 
 // reloadOnHangup puts a changed policy in force on SIGHUP, without a

@@ -73,7 +73,7 @@ type TLS struct {
 }
 
 // HTTP holds settings of the stack's HTTP surface that apply in every auth
-// mode.
+// mode: browser origins, request and shutdown timing.
 type HTTP struct {
 	// CORSOrigins lists exact browser origins (scheme://host[:port]) that
 	// may call the registry API and the token endpoint with credentials,
@@ -81,6 +81,12 @@ type HTTP struct {
 	// origin is always allowed. keycloak.cors_origins is an older spelling,
 	// merged in (see Config.CORSOrigins).
 	CORSOrigins []string `yaml:"cors_origins"`
+	// DrainDelay is how long the listener keeps accepting after SIGTERM
+	// while /readyz answers 503, so load balancers stop sending first.
+	DrainDelay Duration `yaml:"drain_delay"`
+	// BodyIdleTimeout cuts a request body that sends nothing for this
+	// long; 0 disables. A slow but steady body is never cut.
+	BodyIdleTimeout Duration `yaml:"body_idle_timeout"`
 }
 
 // Log selects the one log format used by the whole binary.
@@ -203,6 +209,7 @@ func Default() Config {
 		DataDir:       "./data",
 		Auth:          AuthNone,
 		ShutdownGrace: Duration(30 * time.Second),
+		HTTP:          HTTP{DrainDelay: Duration(5 * time.Second), BodyIdleTimeout: Duration(60 * time.Second)},
 		Log:           Log{Level: "info", Format: "text"},
 		Storage: Storage{
 			Delete:              true,
@@ -363,6 +370,12 @@ func (c *Config) Validate() error {
 	}
 	if c.Storage.UploadPurgeInterval.D() < MinUploadPurgeInterval {
 		return &Error{Key: "storage.upload_purge_interval", Msg: fmt.Sprintf("%s is shorter than %s", c.Storage.UploadPurgeInterval.D(), MinUploadPurgeInterval)}
+	}
+	if c.HTTP.DrainDelay < 0 {
+		return &Error{Key: "http.drain_delay", Msg: "must not be negative (0 stops accepting at once)"}
+	}
+	if c.HTTP.BodyIdleTimeout < 0 {
+		return &Error{Key: "http.body_idle_timeout", Msg: "must not be negative (0 disables it)"}
 	}
 	if (c.TLS.Cert == "") != (c.TLS.Key == "") {
 		return &Error{Key: "tls", Msg: "set both tls.cert and tls.key, or neither"}

@@ -12,7 +12,7 @@ func TestLayering(t *testing.T) {
 	if err := c.LoadYAML("test.yaml", []byte("listen: 0.0.0.0:6000\nlog:\n  format: json\nkeycloak:\n  cors_origins: [https://a.example]\n")); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.LoadEnv([]string{"REGISTRY_STACK_LISTEN=127.0.0.1:7000", "REGISTRY_STACK_KEYCLOAK_TIMEOUT=3s", "PATH=/bin"}); err != nil {
+	if err := c.LoadEnv([]string{"REGISTRY_STACK_LISTEN=127.0.0.1:7000", "REGISTRY_STACK_KEYCLOAK_TIMEOUT=3s", "REGISTRY_STACK_HTTP_DRAIN_DELAY=0s", "PATH=/bin"}); err != nil {
 		t.Fatal(err)
 	}
 	if err := c.Set("data_dir", "/srv/data", "flag --data-dir"); err != nil {
@@ -28,6 +28,8 @@ func TestLayering(t *testing.T) {
 		{c.Keycloak.Timeout.D(), 3 * time.Second},
 		{c.Keycloak.CORSOrigins[0], "https://a.example"},
 		{c.Storage.Delete, true}, // default
+		{c.HTTP.DrainDelay.D(), time.Duration(0)},
+		{c.HTTP.BodyIdleTimeout.D(), 60 * time.Second}, // default
 	}
 	for i, ch := range checks {
 		if ch.got != ch.want {
@@ -48,6 +50,10 @@ func TestErrorsNameTheKey(t *testing.T) {
 		{"unknown tls key", "tls:\n  crt: a\n", nil, `unknown key "tls.crt"`},
 		{"bad type", "storage:\n  delete: maybe\n", nil, "maybe"},
 		{"bad duration", "shutdown_grace: forever\n", nil, `"forever" is not a duration`},
+		{"unknown http key", "http:\n  drain: 1s\n", nil, `unknown key "http.drain"`},
+		{"negative drain delay", "http:\n  drain_delay: -1s\n", nil, "http.drain_delay: must not be negative"},
+		{"negative body idle timeout", "", []string{"REGISTRY_STACK_HTTP_BODY_IDLE_TIMEOUT=-5s"}, "http.body_idle_timeout: must not be negative"},
+		{"bad body idle timeout", "", []string{"REGISTRY_STACK_HTTP_BODY_IDLE_TIMEOUT=1 minute"}, "REGISTRY_STACK_HTTP_BODY_IDLE_TIMEOUT: http.body_idle_timeout"},
 		{"bad auth", "auth: basic\n", nil, `auth: "basic" is not one of none, keycloak`},
 		{"bad log level", "log:\n  level: loud\n", nil, `log.level: "loud"`},
 		{"bad public url", "public_url: localhost:5000\n", nil, "public_url:"},

@@ -8,7 +8,7 @@ import (
 )
 
 // AccessLog logs one line per request: method, path, status, bytes,
-// duration. Only the path is logged: query strings and headers may carry
+// duration, and why the body was cut when BodyIdle cut it. Only the path is logged: query strings and headers may carry
 // credentials or tokens.
 func AccessLog(l *slog.Logger, next http.Handler) http.Handler {
 	if l == nil {
@@ -28,14 +28,18 @@ func AccessLog(l *slog.Logger, next http.Handler) http.Handler {
 		if r.URL.Path == "/healthz" || r.URL.Path == "/readyz" || r.URL.Path == "/metrics" {
 			lvl = slog.LevelDebug
 		}
-		l.LogAttrs(r.Context(), lvl, "request",
+		attrs := []slog.Attr{
 			slog.String("method", r.Method),
 			slog.String("path", r.URL.Path),
 			slog.Int("status", rec.status),
 			slog.Int64("bytes", rec.bytes),
 			slog.Duration("duration", time.Since(start)),
 			slog.String("remote", r.RemoteAddr),
-		)
+		}
+		if why := bodyCut(r); why != "" {
+			attrs = append(attrs, slog.String("cut", why))
+		}
+		l.LogAttrs(r.Context(), lvl, "request", attrs...)
 	})
 }
 

@@ -102,9 +102,19 @@ func NewHandler(rt Routes) http.Handler {
 
 // readyHandler answers 200 only when every check passes. Checks run
 // concurrently, each with its own deadline, so one hung backend can neither
-// hang the probe nor make the healthy checks after it time out.
+// hang the probe nor make the healthy checks after it time out. Once Serve
+// starts shutting down it answers 503 without running them: load balancers
+// must stop sending before the listener closes.
 func readyHandler(checks []Check, timeout time.Duration) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if draining(r.Context()) {
+			w.Header().Set("Cache-Control", "no-store")
+			writeJSON(w, http.StatusServiceUnavailable, map[string]any{
+				"ready": false, "draining": true,
+				"checks": map[string]string{"server": "draining: shutting down, send new requests elsewhere"},
+			})
+			return
+		}
 		errs := make([]error, len(checks))
 		var wg sync.WaitGroup
 		for i, c := range checks {

@@ -424,3 +424,75 @@ func TestServeNilLogger(t *testing.T) {
 		t.Errorf("Serve returned %v, want nil", err)
 	}
 }
+
+// TestServeDrainsBeforeClosing checks the order orchestrators rely on:
+// once shutdown starts, /readyz answers 503 while new connections are still
+// served for DrainDelay; then new connections are refused while an
+// in-flight request gets its grace; then Serve returns nil.
+func TestServeDrainsBeforeClosing(t *testing.T) {
+	b := newBlocking()
+	h := NewHandler(Routes{UI: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/slow" {
+			b.ServeHTTP(w, r)
+			return
+		}
+		hello(w, r)
+	})})
+	// The drain is long enough for the few requests made during it; the
+	// grace is far longer than the test, so the in-flight request ends
+	// because it is released.
+	s := startServe(t, h, ServeOptions{DrainDelay: 2 * time.Second, Grace: time.Hour})
+	fresh := func() *http.Client {
+		return &http.Client{Timeout: wait, Transport: &http.Transport{DisableKeepAlives: true}}
+	}
+	base := "http://" + s.addr
+	if code, body, err := get(t, fresh(), base+"/readyz"); err != nil || code != 200 {
+		t.Fatalf("/readyz before shutdown: %d %q %v", code, body, err)
+	}
+	inFlight := s.getAsync(t, "/slow")
+	recv(t, b.started, "the in-flight request to start")
+
+	s.stop()
+	s.log.waitFor(t, "draining")
+	code, body, err := get(t, fresh(), base+"/readyz")
+	if err != nil || code != http.StatusServiceUnavailable || !strings.Contains(body, "draining") {
+		t.Errorf("/readyz while draining: %d %q %v; want 503 saying it is draining", code, body, err)
+	}
+	if code, body, err := get(t, fresh(), base+"/"); err != nil || code != 200 || body != "hello base" {
+		t.Errorf("new connection while draining: %d %q %v; want it served", code, body, err)
+	}
+	if code, _, err := get(t, fresh(), base+"/healthz"); err != nil || code != 200 {
+		t.Errorf("/healthz while draining: %d %v; the process is alive, want 200", code, err)
+	}
+	resp, err := (&http.Client{Timeout: wait}).Get(base + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if !resp.Close {
+		t.Error("answer while draining lets the client keep its connection; want Connection: close")
+	}
+	if s.log.has("stopped accepting") {
+		t.Fatal("stopped accepting before the requests made during the drain were done: drain too short for this machine?")
+	}
+
+	s.log.waitFor(t, "stopped accepting")
+	if c, err := net.DialTimeout("tcp", s.addr, wait); err == nil {
+		c.Close()
+		t.Error("a new connection was accepted after the drain")
+	}
+	select {
+	case err := <-s.errc:
+		t.Fatalf("Serve returned %v while a request was in flight within the grace", err)
+	default:
+	}
+	close(b.release)
+	if r := recv(t, inFlight, "the in-flight response"); r.err != nil || r.code != 200 || r.body != "finished" {
+		t.Errorf("in-flight request: %d %q %v; want it finished within the grace", r.code, r.body, r.err)
+	}
+	if err := recv(t, s.errc, "Serve to return"); err != nil {
+		t.Errorf("Serve returned %v, want nil", err)
+	}
+	s.errc <- nil // for the cleanup
+	s.log.waitFor(t, "all requests finished")
+}

@@ -74,7 +74,8 @@ type Stack struct {
 }
 
 // Start runs `registry-stack serve` with args plus a random loopback port,
-// JSON logs and a temp data dir (unless args set them), and waits for
+// JSON logs and a temp data dir (unless args set them), no drain delay on
+// shutdown (unless env sets REGISTRY_STACK_HTTP_DRAIN_DELAY), and waits for
 // /readyz. The process is stopped when the test ends.
 func Start(t testing.TB, env []string, args ...string) *Stack {
 	t.Helper()
@@ -89,7 +90,9 @@ func Start(t testing.TB, env []string, args ...string) *Stack {
 		full = append(full, "--data-dir", s.DataDir)
 	}
 	s.cmd = exec.Command(bin, full...)
-	s.cmd.Env = append(childEnv(), env...)
+	// No drain on shutdown unless a test asks for one: every test stops
+	// its stack, and the default drain delay would add to each.
+	s.cmd.Env = append(append(childEnv(), "REGISTRY_STACK_HTTP_DRAIN_DELAY=0s"), env...)
 	pr, pw := io.Pipe()
 	s.cmd.Stderr = pw
 	s.cmd.Stdout = pw
@@ -213,6 +216,19 @@ func (s *Stack) Stop(t testing.TB) {
 		_ = s.cmd.Process.Kill()
 		<-s.done
 		t.Errorf("registry-stack did not stop on SIGTERM: %v", err)
+	}
+}
+
+// WaitLog waits until the process's logs contain substr, and fails the
+// test if they do not within the given time.
+func (s *Stack) WaitLog(t testing.TB, substr string, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !strings.Contains(s.Logs(), substr) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no log line with %q after %s:\n%s", substr, within, s.Logs())
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 
