@@ -18,6 +18,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
 work=$(mktemp -d)
+# The stacks here stop when the script is done with them: no drain.
+export REGISTRY_STACK_HTTP_DRAIN_DELAY=0s
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 # div A B FORMAT prints A / B with the printf FORMAT (e.g. %.1f).

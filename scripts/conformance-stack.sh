@@ -9,6 +9,8 @@ cd "$(dirname "$0")/.."
 . scripts/lib.sh
 work=$(mktemp -d)
 pids=()
+# The stacks here stop when the script is done with them: no drain.
+export REGISTRY_STACK_HTTP_DRAIN_DELAY=0s
 # shellcheck disable=SC2317 # called by the trap
 cleanup() {
 	for p in "${pids[@]}"; do
