@@ -1,0 +1,70 @@
+package registryerrors
+
+import (
+	"net/http"
+	"regexp"
+	"strings"
+
+	"github.com/distribution/reference"
+)
+
+// apiPath splits /v2/<name>/<kind>/... (the same split internal/registry
+// uses for paths no route matches).
+var apiPath = regexp.MustCompile(`^/v2/(.+)/(manifests|blobs|tags)/`)
+
+var (
+	wholeName = regexp.MustCompile(`^(?:` + reference.NameRegexp.String() + `)$`)
+	wholeTag  = regexp.MustCompile(`^(?:` + reference.TagRegexp.String() + `)$`)
+	// contentRange is what distribution's parseContentRange accepts
+	// without overflowing.
+	contentRange = regexp.MustCompile(`^[0-9]{1,18}-[0-9]{1,18}$`)
+)
+
+// check refuses requests whose shape alone makes distribution answer 500
+// (and, for the first two, show the storage path): it runs before the
+// registry's own authentication, as the registry's checks of malformed
+// names do.
+func check(r *http.Request) *answer {
+	p := r.URL.Path
+	q := r.URL.Query()
+	if p == "/v2/_catalog" {
+		// The filesystem driver opens a path built from "last".
+		if last := q.Get("last"); last != "" && (len(last) > reference.NameTotalLengthMax || !wholeName.MatchString(last)) {
+			return &answer{Status: http.StatusBadRequest, Code: "NAME_INVALID", Message: "last must be a repository name, as in the catalog's Link header"}
+		}
+		return nil
+	}
+	m := apiPath.FindStringSubmatch(p)
+	if m == nil {
+		return nil
+	}
+	name, kind, rest := m[1], m[2], strings.TrimPrefix(p, m[0])
+	if len(name) > reference.NameTotalLengthMax {
+		return &answer{Status: http.StatusBadRequest, Code: "NAME_INVALID", Message: reference.ErrNameTooLong.Error()}
+	}
+	switch {
+	case kind == "tags" && rest == "list":
+		if last := q.Get("last"); last != "" && !wholeTag.MatchString(last) {
+			return &answer{Status: http.StatusBadRequest, Code: "TAG_INVALID", Message: "last must be a tag, as in the tag list's Link header"}
+		}
+	case kind == "blobs" && strings.HasPrefix(rest, "uploads/") && rest != "uploads/":
+		return checkUpload(r)
+	}
+	return nil
+}
+
+// checkUpload refuses what distribution's PATCH and PUT of an upload would
+// answer with 500.
+func checkUpload(r *http.Request) *answer {
+	if r.Method != http.MethodPatch && r.Method != http.MethodPut {
+		return nil
+	}
+	if ct := r.Header.Get("Content-Type"); r.Method == http.MethodPatch && ct != "" && ct != "application/octet-stream" {
+		return &answer{Status: http.StatusUnsupportedMediaType, Code: "BLOB_UPLOAD_INVALID", Message: "an upload chunk's Content-Type must be application/octet-stream"}
+	}
+	// distribution reads Content-Range only together with Content-Length.
+	if cr := r.Header.Get("Content-Range"); cr != "" && r.Header.Get("Content-Length") != "" && !contentRange.MatchString(cr) {
+		return &answer{Status: http.StatusRequestedRangeNotSatisfiable, Code: "RANGE_INVALID", Message: "Content-Range must be a byte range such as 0-1023"}
+	}
+	return nil
+}
