@@ -29,7 +29,7 @@ func check(r *http.Request) *answer {
 	q := r.URL.Query()
 	if p == "/v2/_catalog" {
 		// The filesystem driver opens a path built from "last".
-		if last := q.Get("last"); last != "" && (len(last) > reference.NameTotalLengthMax || !wholeName.MatchString(last)) {
+		if last := q.Get("last"); last != "" && (len(last) > reference.RepositoryNameTotalLengthMax || !wholeName.MatchString(last)) {
 			return &answer{Status: http.StatusBadRequest, Code: "NAME_INVALID", Message: "last must be a repository name, as in the catalog's Link header"}
 		}
 		return nil
@@ -39,7 +39,7 @@ func check(r *http.Request) *answer {
 		return nil
 	}
 	name, kind, rest := m[1], m[2], strings.TrimPrefix(p, m[0])
-	if len(name) > reference.NameTotalLengthMax {
+	if len(name) > reference.RepositoryNameTotalLengthMax {
 		return &answer{Status: http.StatusBadRequest, Code: "NAME_INVALID", Message: reference.ErrNameTooLong.Error()}
 	}
 	switch {
