@@ -27,6 +27,15 @@ var (
 func check(r *http.Request) *answer {
 	p := r.URL.Path
 	q := r.URL.Query()
+	if p == "/v2/" {
+		// distribution answers 200 to any method here; OPTIONS is left to
+		// whatever answers preflights.
+		switch r.Method {
+		case http.MethodGet, http.MethodHead, http.MethodOptions:
+			return nil
+		}
+		return &answer{Status: http.StatusMethodNotAllowed, Code: "UNSUPPORTED", Message: "the API base answers GET and HEAD only"}
+	}
 	if p == "/v2/_catalog" {
 		// The filesystem driver opens a path built from "last".
 		if last := q.Get("last"); last != "" && (len(last) > reference.RepositoryNameTotalLengthMax || !wholeName.MatchString(last)) {

@@ -101,7 +101,7 @@ func classify(r *http.Request, status int, text string, bodyErr error) *answer {
 		return &answer{Status: http.StatusBadRequest, Code: "MANIFEST_INVALID", Message: "a digest in the manifest uses an unsupported algorithm (use sha256 or sha512)"}
 	case manifestPut && (strings.Contains(text, digest.ErrDigestInvalidLength.Error()) || strings.Contains(text, digest.ErrDigestInvalidFormat.Error())):
 		return &answer{Status: http.StatusBadRequest, Code: "MANIFEST_INVALID", Message: "a digest in the manifest is malformed (expected algorithm:hex, e.g. sha256:…)"}
-	case manifestPut && strings.Contains(text, "unrecognized manifest schema version"):
+	case manifestPut && strings.Contains(text, "unrecognized manifest"): // "... schema version 3", "... list schema version 3"
 		return &answer{Status: http.StatusBadRequest, Code: "MANIFEST_INVALID", Message: "unsupported schemaVersion: image manifests and indexes have schemaVersion 2"}
 	case strings.Contains(text, reference.ErrNameTooLong.Error()):
 		return &answer{Status: http.StatusBadRequest, Code: "NAME_INVALID", Message: reference.ErrNameTooLong.Error()}

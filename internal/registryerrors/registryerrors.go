@@ -43,6 +43,9 @@ type guard struct {
 
 func (g *guard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if e := check(r); e != nil {
+		if e.Status == http.StatusMethodNotAllowed {
+			w.Header().Set("Allow", "GET, HEAD")
+		}
 		writeError(w, e)
 		return
 	}
