@@ -116,8 +116,8 @@ func negativeCases() []negCase {
 	index := func(child string) string {
 		return `{"schemaVersion":2,"mediaType":"` + ociIndexType + `","manifests":[{"mediaType":"` + ociManifestType + `","digest":"` + child + `","size":100,"platform":{"os":"linux","architecture":"amd64"}}]}`
 	}
-	badChunk := "zz\r\nabc\r\n0\r\n\r\n"      // chunk size not hex
-	shortChunk := "5\r\nab\r\n0\r\n\r\n"      // fewer bytes than announced
+	badChunk := "zz\r\nabc\r\n0\r\n\r\n"        // chunk size not hex
+	shortChunk := "5\r\nab\r\n0\r\n\r\n"        // fewer bytes than announced
 	hugeChunk := "fffffffffffffffffff\r\nx\r\n" // chunk size overflows
 
 	var cs []negCase
