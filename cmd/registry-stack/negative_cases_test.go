@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/base64"
 	"strings"
 )
 
@@ -360,6 +361,7 @@ func negativeCases() []negCase {
 		nc(pa, "without upload state", "PATCH", "{uploadbare}", 404, "BLOB_UPLOAD_INVALID").h(octet...).b("abc"),
 		nc(pa, "forged upload state", "PATCH", "{uploadbare}?_state=Zm9yZ2Vk", 404, "").h(octet...).b("abc"),
 		nc(pa, "unknown upload", "PATCH", r+"/blobs/uploads/0190b3a5-0000-7000-8000-000000000000", 404, "").h(octet...).b("abc"),
+		nc(pa, "upload id of 300 characters", "PATCH", r+"/blobs/uploads/"+long, 404, "BLOB_UPLOAD_UNKNOWN").h(octet...).b("abc"),
 		nc(pa, "repository name over 255", "PATCH", "/v2/"+long+"/blobs/uploads/x", 400, "NAME_INVALID").h(octet...).b("abc"),
 		nc(pa, "upper-case repository", "PATCH", "/v2/Neg/blobs/uploads/x", 400, "NAME_INVALID").h(octet...).b("abc"),
 		unauthenticated(nc(pa, "data", "PATCH", "{upload}", 0, "").h(octet...).b("abc"), authNone),
@@ -381,6 +383,7 @@ func negativeCases() []negCase {
 		nc(pu, "chunked body cut short", "PUT", "{upload}&digest="+zeroDigest, 400, "BLOB_UPLOAD_INVALID").h(octet...).raw(shortChunk),
 		nc(pu, "without upload state", "PUT", "{uploadbare}?digest="+zeroDigest, 404, "BLOB_UPLOAD_INVALID").h(octet...).b("abc"),
 		nc(pu, "unknown upload", "PUT", r+"/blobs/uploads/0190b3a5-0000-7000-8000-000000000000?digest="+zeroDigest, 404, "").h(octet...).b("abc"),
+		nc(pu, "upload id the storage cannot name", "PUT", r+"/blobs/uploads/=?digest="+zeroDigest, 404, "BLOB_UPLOAD_UNKNOWN").h(octet...).b("abc"),
 		nc(pu, "repository name over 255", "PUT", "/v2/"+long+"/blobs/uploads/x?digest="+zeroDigest, 400, "NAME_INVALID").h(octet...).b("abc"),
 		nc(pu, "upper-case repository", "PUT", "/v2/Neg/blobs/uploads/x?digest="+zeroDigest, 400, "NAME_INVALID").h(octet...).b("abc"),
 		unauthenticated(nc(pu, "data", "PUT", "{upload}&digest="+zeroDigest, 0, "").h(octet...).b("abc"), authNone),
@@ -395,6 +398,8 @@ func negativeCases() []negCase {
 		add(
 			nc(ug, "unknown upload", method, r+"/blobs/uploads/0190b3a5-0000-7000-8000-000000000000", 404, unknownUpload),
 			nc(ug, "not an upload id", method, r+"/blobs/uploads/notauuid", 404, unknownUpload),
+			nc(ug, "upload id of 300 characters", method, r+"/blobs/uploads/"+long, 404, "BLOB_UPLOAD_UNKNOWN"),
+			nc(ug, "upload id the storage cannot name", method, r+"/blobs/uploads/=", 404, "BLOB_UPLOAD_UNKNOWN"),
 			nc(ug, "repository name over 255", method, "/v2/"+long+"/blobs/uploads/x", 400, "NAME_INVALID"),
 			nc(ug, "upper-case repository", method, "/v2/Neg/blobs/uploads/x", 400, "NAME_INVALID"),
 			unauthenticated(nc(ug, "open upload", method, "{upload}", 0, ""), authNone),
@@ -414,21 +419,25 @@ func negativeCases() []negCase {
 		token("PATCH", "PATCH", "{token}", 405, 405),
 		token("Basic that is not base64", "GET", "{token}?service=x", 401, 401).h("Authorization", "Basic !!!"),
 		token("Basic without a colon", "GET", "{token}?service=x", 401, 401).h("Authorization", "Basic bm9jb2xvbg=="),
-		token("unknown user", "GET", "{token}?service=registry-stack", 401, 401).h("Authorization", "Basic bm9ib2R5Om5vcGU="),
-		token("Bearer that is no token", "GET", "{token}?service=registry-stack", 401, 401).h("Authorization", "Bearer not.a.token"),
+		token("unknown user", "GET", "{token}?service={service}", 401, 401).h("Authorization", "Basic bm9ib2R5Om5vcGU="),
+		token("Bearer that is no token", "GET", "{token}?service={service}", 401, 401).h("Authorization", "Bearer not.a.token"),
 		token("POST without grant_type", "POST", "{token}", 405, 400).h("Content-Type", "application/x-www-form-urlencoded").b("username=carol"),
 		token("POST with an unknown grant_type", "POST", "{token}", 405, 400).h("Content-Type", "application/x-www-form-urlencoded").b("grant_type=bogus"),
-		token("POST password grant without password", "POST", "{token}", 405, 401).h("Content-Type", "application/x-www-form-urlencoded").b("grant_type=password&username=carol&service=registry-stack"),
-		token("POST refresh grant with a bad token", "POST", "{token}", 405, 401).h("Content-Type", "application/x-www-form-urlencoded").b("grant_type=refresh_token&refresh_token=garbage&service=registry-stack"),
+		token("POST password grant without password", "POST", "{token}", 405, 401).h("Content-Type", "application/x-www-form-urlencoded").b("grant_type=password&username=carol&service={service}"),
+		token("POST refresh grant with a bad token", "POST", "{token}", 405, 401).h("Content-Type", "application/x-www-form-urlencoded").b("grant_type=refresh_token&refresh_token=garbage&service={service}"),
 		token("POST JSON", "POST", "{token}", 405, 400).h("Content-Type", "application/json").b(`{"grant_type":"password"}`),
 		token("POST form of 2 MiB", "POST", "{token}", 405, 400).h("Content-Type", "application/x-www-form-urlencoded").size(2<<20),
 		// oidc mode grants what was asked and is allowed: nothing, in a
 		// token (200), as the token spec wants for scopes it cannot grant.
-		token("malformed scope", "GET", "{token}?service=registry-stack&scope=%00%ff", 400, 200).as(authBasic),
-		token("scope of 64 KiB", "GET", "{token}?service=registry-stack&scope="+strings.Repeat("repository:a:pull%20", 3640), 414, 200).as(authBasic),
+		token("malformed scope", "GET", "{token}?service={service}&scope=%00%ff", 400, 200).as(authBasic),
+		token("scope of 64 KiB", "GET", "{token}?service={service}&scope="+strings.Repeat("repository:a:pull%20", 3640), 414, 200).as(authBasic),
 		// A space in the request line: refused by the HTTP server itself.
-		nc(tk, "unescaped space in the query", "GET", "{token}?service=registry-stack&scope=repository:a:pull repository:b:pull", 400, "").as(authBasic),
+		nc(tk, "unescaped space in the query", "GET", "{token}?service={service}&scope=repository:a:pull repository:b:pull", 400, "").as(authBasic),
 		token("JWKS with POST", "POST", "/auth/jwks", 404, 405),
+		// oidc mode has one service and takes it as meant.
+		token("no service", "GET", "{token}?scope=repository:neg/app:pull", 400, 200).as(authBasic),
+		token("another service", "GET", "{token}?service=elsewhere&scope=repository:neg/app:pull", 400, 400).as(authBasic),
+		token("user name of 8 KiB", "GET", "{token}?service={service}", 401, 401).h("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(strings.Repeat("u", 8192)+":p"))),
 	)
 
 	// Protocol paths nothing serves

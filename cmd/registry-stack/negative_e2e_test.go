@@ -28,6 +28,7 @@ type negTarget struct {
 	// ("" in auth mode none), so malformed requests reach the handlers.
 	token     string
 	tokenPath string // the mode's token endpoint ("" in mode none)
+	service   string // the mode's token service ("" in mode none)
 	user      string
 	password  string
 	// fixtures: digests pushed to negRepo before the suite runs.
@@ -60,14 +61,14 @@ func TestNegativeInput(t *testing.T) {
 		{"keycloak", func(t *testing.T) *negTarget {
 			realm, st := keycloakStack(t, "rs-neg")
 			tok := realm.StackToken(t, st.URL, strings.Join(negScopes, " "))
-			return &negTarget{st: st, token: tok, tokenPath: realm.TokenPath(), user: realm.User, password: realm.Password}
+			return &negTarget{st: st, token: tok, tokenPath: realm.TokenPath(), service: realm.Service, user: realm.User, password: realm.Password}
 		}},
 		{"oidc", func(t *testing.T) *negTarget {
 			s := newOIDCSetup(t, "rs-neg-oidc")
 			st := s.start(t, nil)
 			// carol holds registry-admin: every action on every repository.
 			tok := fetchToken(t, st, "carol", "carol-password", negScopes...)
-			return &negTarget{st: st, token: tok, tokenPath: "/auth/token", user: "carol", password: "carol-password"}
+			return &negTarget{st: st, token: tok, tokenPath: "/auth/token", service: "registry-stack", user: "carol", password: "carol-password"}
 		}},
 	}
 	for _, m := range modes {
@@ -212,7 +213,8 @@ func sendRaw(t *testing.T, method, u string, header http.Header, chunked string)
 
 // expand fills the placeholders of a case: {upload} a fresh upload's
 // Location, {uploadbare} the same without its state, {blob}, {config},
-// {manifest} the fixtures' digests, {token} the token endpoint.
+// {manifest} the fixtures' digests, {token} the token endpoint, {service}
+// its service.
 func (tg *negTarget) expand(t *testing.T, s string) string {
 	if strings.Contains(s, "{upload}") {
 		s = strings.ReplaceAll(s, "{upload}", tg.startUpload(t))
@@ -225,7 +227,7 @@ func (tg *negTarget) expand(t *testing.T, s string) string {
 	if tokenPath == "" {
 		tokenPath = "/auth/token"
 	}
-	return strings.NewReplacer("{blob}", tg.blob, "{config}", tg.config, "{manifest}", tg.manifest, "{token}", tokenPath).Replace(s)
+	return strings.NewReplacer("{blob}", tg.blob, "{config}", tg.config, "{manifest}", tg.manifest, "{token}", tokenPath, "{service}", tg.service).Replace(s)
 }
 
 // request sends a well-formed request with the suite's token.

@@ -18,6 +18,9 @@ var (
 	// contentRange is what distribution's parseContentRange accepts
 	// without overflowing.
 	contentRange = regexp.MustCompile(`^[0-9]{1,18}-[0-9]{1,18}$`)
+	// uploadID is what the filesystem driver can store as one path
+	// component; distribution's own ids are UUIDs.
+	uploadID = regexp.MustCompile(`^[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}$`)
 )
 
 // check refuses requests whose shape alone makes distribution answer 500
@@ -57,6 +60,9 @@ func check(r *http.Request) *answer {
 			return &answer{Status: http.StatusBadRequest, Code: "TAG_INVALID", Message: "last must be a tag, as in the tag list's Link header"}
 		}
 	case kind == "blobs" && strings.HasPrefix(rest, "uploads/") && rest != "uploads/":
+		if id := strings.TrimPrefix(rest, "uploads/"); !strings.Contains(id, "/") && !uploadID.MatchString(id) {
+			return &answer{Status: http.StatusNotFound, Code: "BLOB_UPLOAD_UNKNOWN", Message: "no such upload: upload ids are the ones POST answers in Location"}
+		}
 		return checkUpload(r)
 	}
 	return nil
