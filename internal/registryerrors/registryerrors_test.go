@@ -18,9 +18,11 @@ import (
 	"time"
 
 	"github.com/distribution/distribution/v3/registry/api/errcode"
+	"github.com/opencontainers/go-digest"
 
 	"github.com/registry-stack/registry-stack/internal/config"
 	"github.com/registry-stack/registry-stack/internal/registry"
+	"github.com/registry-stack/registry-stack/internal/testenv"
 )
 
 // newRegistry serves the real embedded registry (auth none) behind the
@@ -172,27 +174,124 @@ func TestMalformedChunkedBody(t *testing.T) {
 	}
 }
 
-// TestDiskFull makes the upload's data file /dev/full, so the filesystem
-// driver's write fails with a real ENOSPC from the kernel.
+// TestDiskFull points an upload's data file at /dev/full, so the
+// filesystem driver's write fails with a real ENOSPC from the kernel.
+// (Manifests are written to fresh temp files, out of reach of this trick.)
 func TestDiskFull(t *testing.T) {
 	if _, err := os.Stat("/dev/full"); err != nil {
 		t.Skip("no /dev/full on this system")
 	}
 	base, dataDir := newRegistry(t)
-	loc := startUpload(t, base)
-	uuid := strings.TrimPrefix(strings.SplitN(loc, "?", 2)[0], base+"/v2/foo/blobs/uploads/")
-	data := filepath.Join(dataDir, "registry/docker/registry/v2/repositories/foo/_uploads", uuid, "data")
-	_ = os.Remove(data)
-	if err := os.Symlink("/dev/full", data); err != nil {
-		t.Fatal(err)
+	repo := filepath.Join(dataDir, "registry/docker/registry/v2/repositories/foo")
+	full := func(t *testing.T, path string) {
+		t.Helper()
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		_ = os.Remove(path)
+		if err := os.Symlink("/dev/full", path); err != nil {
+			t.Fatal(err)
+		}
+	}
+	uploadData := func(t *testing.T, loc string) {
+		uuid := strings.TrimPrefix(strings.SplitN(loc, "?", 2)[0], base+"/v2/foo/blobs/uploads/")
+		full(t, filepath.Join(repo, "_uploads", uuid, "data"))
 	}
 	// Larger than the driver's write buffer, so Write itself fails.
-	got := send(t, "PATCH", loc, map[string]string{"Content-Type": "application/octet-stream"}, bytes.NewReader(make([]byte, 1<<20)))
-	if got.status != http.StatusInsufficientStorage || got.code != CodeInsufficientStorage {
-		t.Fatalf("PATCH on a full disk = %d %s, want 507 %s; body %s", got.status, got.code, CodeInsufficientStorage, got.body)
+	chunk := make([]byte, 1<<20)
+	tests := []struct {
+		name string
+		send func(t *testing.T) result
+	}{
+		{"upload PATCH", func(t *testing.T) result {
+			loc := startUpload(t, base)
+			uploadData(t, loc)
+			return send(t, "PATCH", loc, map[string]string{"Content-Type": "application/octet-stream"}, bytes.NewReader(chunk))
+		}},
+		{"upload PUT", func(t *testing.T) result {
+			loc := startUpload(t, base)
+			uploadData(t, loc)
+			return send(t, "PUT", loc+"&digest="+digest.FromBytes(chunk).String(), nil, bytes.NewReader(chunk))
+		}},
 	}
-	if !strings.Contains(got.body, "full") || strings.Contains(got.body, dataDir) || strings.Contains(got.body, "/dev/full") {
-		t.Errorf("507 body should say the storage is full and name no path: %s", got.body)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := tc.send(t)
+			if got.status != http.StatusInsufficientStorage || got.code != CodeInsufficientStorage {
+				t.Fatalf("= %d %s, want 507 %s; body %s", got.status, got.code, CodeInsufficientStorage, got.body)
+			}
+			if !strings.Contains(got.body, msgStorageFull) || strings.Contains(got.body, dataDir) || strings.Contains(got.body, "/dev/full") {
+				t.Errorf("507 body should say the storage is full and name no path: %s", got.body)
+			}
+		})
+	}
+}
+
+// TestReadOnlyStorage bind-mounts the registry's storage read-only under
+// a running registry (root only): writes answer 507 saying so, reads keep
+// working, and once it is writable again writes succeed without a restart.
+func TestReadOnlyStorage(t *testing.T) {
+	if testing.Short() {
+		t.Skip("mounts a file system")
+	}
+	if os.Geteuid() != 0 {
+		testenv.Missing(t, "root (to bind-mount the storage read-only)")
+	}
+	cfg := config.Default()
+	cfg.DataDir = t.TempDir()
+	cfg.HTTPSecret = strings.Repeat("s", 32)
+	storage := filepath.Join(cfg.DataDir, "registry")
+	src := t.TempDir()
+	if err := os.MkdirAll(storage, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mount(src, storage, "", syscall.MS_BIND, ""); err != nil {
+		testenv.Missing(t, fmt.Sprintf("bind mounts (%v)", err))
+	}
+	t.Cleanup(func() { _ = syscall.Unmount(storage, syscall.MNT_DETACH) })
+	remount := func(flags uintptr) {
+		t.Helper()
+		if err := syscall.Mount("", storage, "", syscall.MS_REMOUNT|syscall.MS_BIND|flags, ""); err != nil {
+			t.Fatalf("remount %s: %v", storage, err)
+		}
+	}
+	reg, err := registry.New(context.Background(), &cfg, registry.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = reg.Shutdown() })
+	srv := httptest.NewServer(New(reg, Options{}))
+	t.Cleanup(srv.Close)
+	base := srv.URL
+
+	blob := []byte("{}")
+	if got := send(t, "PUT", startUpload(t, base)+"&digest="+digest.FromBytes(blob).String(), nil, bytes.NewReader(blob)); got.status != http.StatusCreated {
+		t.Fatalf("push config: %d %s", got.status, got.body)
+	}
+	m := manifestWithConfigDigest(digest.FromBytes(blob).String())
+	manifest := map[string]string{"Content-Type": ociManifest}
+	remount(syscall.MS_RDONLY)
+	for _, tc := range []struct {
+		name string
+		send func() result
+	}{
+		{"upload POST", func() result { return send(t, "POST", base+"/v2/foo/blobs/uploads/", nil, nil) }},
+		{"manifest PUT", func() result { return send(t, "PUT", base+"/v2/foo/manifests/v1", manifest, strings.NewReader(m)) }},
+	} {
+		got := tc.send()
+		if got.status != http.StatusInsufficientStorage || got.code != CodeInsufficientStorage || !strings.Contains(got.body, msgStorageReadOnly) {
+			t.Errorf("%s on read-only storage = %d %s, want 507 %s saying read-only; body %s", tc.name, got.status, got.code, CodeInsufficientStorage, got.body)
+		}
+		if strings.Contains(got.body, cfg.DataDir) || strings.Contains(got.body, src) {
+			t.Errorf("%s: 507 names a path: %s", tc.name, got.body)
+		}
+	}
+	if got := send(t, "HEAD", base+"/v2/foo/blobs/"+digest.FromBytes(blob).String(), nil, nil); got.status != http.StatusOK {
+		t.Errorf("reading from read-only storage = %d, want 200", got.status)
+	}
+	remount(0)
+	if got := send(t, "PUT", base+"/v2/foo/manifests/v1", manifest, strings.NewReader(m)); got.status != http.StatusCreated {
+		t.Errorf("manifest PUT once writable again = %d %s, want 201; body %s", got.status, got.code, got.body)
 	}
 }
 
