@@ -102,8 +102,12 @@ func TestNegativeInput(t *testing.T) {
 	}
 }
 
-// stackTrace matches what a Go panic or stack dump prints.
-var stackTrace = regexp.MustCompile(`goroutine \d+ \[|panic: |\.go:\d+|runtime/debug`)
+// stackTrace matches what a Go panic or stack dump prints; internalError
+// what Go's own errors say about the server's types and storage.
+var (
+	stackTrace    = regexp.MustCompile(`goroutine \d+ \[|panic: |\.go:\d+|runtime/debug`)
+	internalError = regexp.MustCompile(`Go struct|Go value of type|strconv\.|/docker/registry/v2/|filesystem: `)
+)
 
 func (tg *negTarget) run(t *testing.T, c negCase) {
 	want := c.want
@@ -126,6 +130,9 @@ func (tg *negTarget) run(t *testing.T, c negCase) {
 	}
 	if stackTrace.MatchString(body) {
 		t.Errorf("answer carries a stack trace: %.300s", body)
+	}
+	if m := internalError.FindString(body); m != "" {
+		t.Errorf("answer carries an internal error string (%q): %.300s", m, body)
 	}
 }
 

@@ -27,9 +27,10 @@ const (
 	msgStorageReadOnly = "the registry's storage is read-only: nothing can be stored until it is writable again; retry later"
 )
 
-// storageMarkers are texts that only a storage path or a storage driver's
-// own error contains; a client error's detail that holds one is dropped.
-var storageMarkers = []string{"/docker/registry/v2/", "filesystem: ", "Path not found"}
+// internalMarkers are texts that only a storage path, a storage driver's
+// own error or a Go library's error about our own types contains; a client
+// error's detail that holds one is dropped (the code and message stay).
+var internalMarkers = []string{"/docker/registry/v2/", "filesystem: ", "Path not found", "Go struct", "Go value of type", "strconv."}
 
 // writeError sends a; a nil-safe wrapper keeps call sites short.
 func writeError(w http.ResponseWriter, a *answer) { apierror.Write(w, *a) }
@@ -47,7 +48,7 @@ func (g *guard) finish(w http.ResponseWriter, r *http.Request, h *holdErrors, bo
 			return
 		}
 		for i := range entries {
-			if hasStorageMarker(detailText(entries[i].Detail)) {
+			if hasInternalMarker(detailText(entries[i].Detail)) {
 				entries[i].Detail = nil
 			}
 		}
@@ -139,8 +140,8 @@ func detailText(d any) string {
 	return string(b)
 }
 
-func hasStorageMarker(s string) bool {
-	for _, m := range storageMarkers {
+func hasInternalMarker(s string) bool {
+	for _, m := range internalMarkers {
 		if strings.Contains(s, m) {
 			return true
 		}

@@ -128,6 +128,7 @@ func TestDistributionServerErrorsBecomeClientErrors(t *testing.T) {
 		{"manifest schemaVersion 3", "PUT", "/v2/foo/manifests/v1", false, manifest, `{"schemaVersion":3}`, 400, "MANIFEST_INVALID"},
 		{"manifest null", "PUT", "/v2/foo/manifests/v1", false, manifest, `null`, 400, "MANIFEST_INVALID"},
 		{"unknown tag (storage path in detail)", "DELETE", "/v2/foo/manifests/latest", false, nil, "", 404, "MANIFEST_UNKNOWN"},
+		{"schemaVersion a string (Go type in detail)", "PUT", "/v2/foo/manifests/v1", false, manifest, `{"schemaVersion":"2"}`, 400, "MANIFEST_INVALID"},
 		{"still a client error", "GET", "/v2/foo/manifests/-bad", false, nil, "", 400, "TAG_INVALID"},
 		{"valid PATCH passes", "PATCH", "", true, octet, "abc", 202, ""},
 	}
@@ -141,8 +142,10 @@ func TestDistributionServerErrorsBecomeClientErrors(t *testing.T) {
 			if got.status != tc.status || got.code != tc.code {
 				t.Errorf("%s = %d %s, want %d %s; body %s", tc.name, got.status, got.code, tc.status, tc.code, got.body)
 			}
-			if strings.Contains(got.body, dataDir) || strings.Contains(got.body, "/docker/registry/v2") {
-				t.Errorf("answer names a storage path: %s", got.body)
+			for _, leak := range []string{dataDir, "/docker/registry/v2", "Go struct", "strconv."} {
+				if strings.Contains(got.body, leak) {
+					t.Errorf("answer holds %q: %s", leak, got.body)
+				}
 			}
 			if strings.Count(got.body, `"errors"`) > 1 {
 				t.Errorf("error body written more than once: %s", got.body)
