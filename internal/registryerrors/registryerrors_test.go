@@ -131,6 +131,10 @@ func TestDistributionServerErrorsBecomeClientErrors(t *testing.T) {
 		{"schemaVersion a string (Go type in detail)", "PUT", "/v2/foo/manifests/v1", false, manifest, `{"schemaVersion":"2"}`, 400, "MANIFEST_INVALID"},
 		{"still a client error", "GET", "/v2/foo/manifests/-bad", false, nil, "", 400, "TAG_INVALID"},
 		{"valid PATCH passes", "PATCH", "", true, octet, "abc", 202, ""},
+		{"PUT on the API base", "PUT", "/v2/", false, nil, "", 405, "UNSUPPORTED"},
+		{"OPTIONS on the API base passes", "OPTIONS", "/v2/", false, nil, "", 200, ""},
+		{"upload id the storage cannot name", "GET", "/v2/foo/blobs/uploads/=", false, nil, "", 404, "BLOB_UPLOAD_UNKNOWN"},
+		{"upload id of 300 characters", "DELETE", "/v2/foo/blobs/uploads/" + long, false, nil, "", 404, "BLOB_UPLOAD_UNKNOWN"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
