@@ -23,10 +23,10 @@ var (
 	uploadID = regexp.MustCompile(`^[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}$`)
 )
 
-// check refuses requests whose shape alone makes distribution answer 500
-// (and, for the first two, show the storage path): it runs before the
-// registry's own authentication, as the registry's checks of malformed
-// names do.
+// check refuses requests whose shape alone makes distribution answer 500,
+// often with the storage path in the body, and the API base's methods it
+// would wrongly accept. It runs before the registry's authentication, as
+// the registry's own checks of malformed names do.
 func check(r *http.Request) *answer {
 	p := r.URL.Path
 	q := r.URL.Query()

@@ -32,7 +32,7 @@ const (
 // error's detail that holds one is dropped (the code and message stay).
 var internalMarkers = []string{"/docker/registry/v2/", "filesystem: ", "Path not found", "Go struct", "Go value of type", "strconv."}
 
-// writeError sends a; a nil-safe wrapper keeps call sites short.
+// writeError sends a in the registry error format.
 func writeError(w http.ResponseWriter, a *answer) { apierror.Write(w, *a) }
 
 // finish writes the held error answer: a client error with its details
