@@ -98,6 +98,7 @@ type keycloakError struct {
 //	bad scope, non-docker  400 text/html login error page
 //	client as service
 //	required user action   302 to .../login-actions/required-action?execution=UPDATE_PASSWORD
+//	very long query        414 (no body)
 //
 // requested is the service the client asked for; when it differs from the
 // configured one the client, not the configuration, is at fault.
@@ -155,6 +156,11 @@ func classify(a upstreamAnswer, realm, service, requested string) failure {
 
 	case a.status == http.StatusBadRequest:
 		return denied(fmt.Sprintf("keycloak rejected the token request: check the scope parameter, and that keycloak.service %q is a client with protocol docker-v2 in Keycloak realm %q%s", requested, realm, said))
+
+	// Keycloak refuses a request line or headers longer than it reads
+	// (414, 431): the client asked for too much at once, nothing is broken.
+	case a.status == http.StatusRequestURITooLong, a.status == http.StatusRequestHeaderFieldsTooLarge:
+		return failure{Status: a.status, Code: "DENIED", Message: "the token request is too long for Keycloak: ask for fewer scopes at once"}
 
 	case a.status == http.StatusTooManyRequests:
 		return failure{Status: http.StatusTooManyRequests, Code: "TOOMANYREQUESTS", Message: "keycloak is rate limiting token requests", RetryAfter: retryAfterOr(a.retryAfter)}

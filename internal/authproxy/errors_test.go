@@ -60,6 +60,13 @@ func TestClassifyRecordedKeycloakAnswers(t *testing.T) {
 			wantInMsg: []string{`service "other"`, `keycloak.service is "registry"`},
 		},
 		{
+			name:       "query too long",
+			answer:     upstreamAnswer{status: 414, statusText: "414 URI Too Long"},
+			requested:  "registry",
+			wantStatus: http.StatusRequestURITooLong, wantCode: "DENIED",
+			wantInMsg: []string{"too long", "fewer scopes"},
+		},
+		{
 			name:       "no service parameter",
 			answer:     upstreamAnswer{status: 400, statusText: "400 Bad Request", contentType: "application/json", body: []byte(`{"error":"invalid_request","error_description":"service parameter must be provided"}`)},
 			requested:  "",

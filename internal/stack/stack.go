@@ -15,6 +15,7 @@ import (
 	"github.com/registry-stack/registry-stack/internal/config"
 	"github.com/registry-stack/registry-stack/internal/policy"
 	"github.com/registry-stack/registry-stack/internal/registry"
+	"github.com/registry-stack/registry-stack/internal/registryerrors"
 	"github.com/registry-stack/registry-stack/internal/server"
 	"github.com/registry-stack/registry-stack/internal/tokenauth"
 )
@@ -99,6 +100,8 @@ func New(ctx context.Context, cfg *config.Config, o Options) (st *Stack, err err
 	if mode.wrapRegistry != nil {
 		routes.Registry = mode.wrapRegistry(reg)
 	}
+	// Outermost, so the filtered catalog's answers are guarded too.
+	routes.Registry = registryerrors.New(routes.Registry, registryerrors.Options{Logger: o.Logger})
 	routes.Ready = append([]server.Check{reg.StorageCheck()}, mode.checks...)
 	if cfg.UI.Enabled {
 		h, err := newUI(cfg, o)
