@@ -27,6 +27,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/registry-stack/registry-stack/internal/clientscenarios"
+	"github.com/registry-stack/registry-stack/internal/registryerrors"
 	"github.com/registry-stack/registry-stack/internal/stackrun"
 	"github.com/registry-stack/registry-stack/internal/testenv"
 )
@@ -395,7 +396,7 @@ func assertInsufficientStorage(t *testing.T, what string, r diskResponse, dataDi
 		Errors []struct{ Code string } `json:"errors"`
 	}
 	_ = json.Unmarshal([]byte(r.body), &e)
-	if r.status != http.StatusInsufficientStorage || len(e.Errors) == 0 || e.Errors[0].Code != "INSUFFICIENT_STORAGE" {
+	if r.status != http.StatusInsufficientStorage || len(e.Errors) == 0 || e.Errors[0].Code != registryerrors.CodeInsufficientStorage {
 		t.Errorf("%s on a full disk: %d %s; want 507 with code INSUFFICIENT_STORAGE", what, r.status, r.body)
 	}
 	if strings.Contains(r.body, dataDir) {
