@@ -58,6 +58,8 @@ func TestErrorsNameTheKey(t *testing.T) {
 		{"keycloak on all interfaces needs public url", "auth: keycloak\nlisten: ':5000'\nkeycloak:\n  url: http://kc\n  realm: r\n  service: s\n", nil, "public_url: required when auth is keycloak"},
 		{"proxy_all needs public url", "auth: keycloak\nkeycloak:\n  url: http://kc\n  realm: r\n  service: s\n  proxy_all: true\n", nil, "keycloak.proxy_all: needs public_url"},
 		{"wildcard origin", "auth: keycloak\nkeycloak:\n  url: http://kc\n  realm: r\n  service: s\n  cors_origins: ['*']\n", nil, "keycloak.cors_origins"},
+		{"control character", "oidc:\n  service: \"a\\nb\"\n", nil, `oidc.service: must not contain control characters ('\n' at byte 1)`},
+		{"yaml value with a line break", "\"0\\n0\"\n", nil, "`0\\n0` into config.Config"},
 		{"unknown env", "", []string{"REGISTRY_STACK_LISTN=x"}, "REGISTRY_STACK_LISTN: unknown setting"},
 		{"bad env bool", "", []string{"REGISTRY_STACK_UI_ENABLED=yes please"}, "REGISTRY_STACK_UI_ENABLED: ui.enabled"},
 	}
