@@ -2,7 +2,7 @@
 # Runs every Go fuzz target (func FuzzX(f *testing.F) in a _test.go file
 # under cmd/ or internal/) for a bounded time, one after the other:
 #
-#   scripts/fuzz.sh                  (make fuzz) FUZZTIME each, default 10s
+#   scripts/fuzz.sh                  (make fuzz) FUZZTIME each, default 7s
 #   FUZZTIME=5m scripts/fuzz.sh      longer, to look for bugs
 #   scripts/fuzz.sh FuzzLoad         only the targets whose name matches
 #
@@ -18,7 +18,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
 
-fuzztime=${FUZZTIME:-10s}
+fuzztime=${FUZZTIME:-7s}
 parallel=${FUZZ_PARALLEL:-1}
 only=${1:-}
 artifacts=${TEST_ARTIFACTS_DIR:-}
@@ -45,17 +45,24 @@ while read -r pkg name; do
 	status=ok
 	# -fuzzminimizetime bounds the minimising of each new input, which
 	# otherwise may take a minute of the target's time and report nothing.
-	if ! go test -run '^$' -fuzz "^${name}\$" -fuzztime "$fuzztime" -fuzzminimizetime 5s \
+	if ! go test -run '^$' -fuzz "^${name}\$" -fuzztime "$fuzztime" -fuzzminimizetime 2s \
 		-parallel "$parallel" "$pkg" >"$log" 2>&1; then
-		status=FAILED
-		failed+=("$name")
-		cat "$log"
+		if grep -q '^    context deadline exceeded$' "$log" && ! grep -q 'Failing input written' "$log"; then
+			# Go 1.26's fuzz coordinator may report its own -fuzztime
+			# deadline as a failure, with no input (go.dev/issue/75804,
+			# fixed in Go 1.27): the target did not fail.
+			status="ok, coordinator's deadline race"
+		else
+			status=FAILED
+			failed+=("$name")
+			cat "$log"
+		fi
 	fi
 	# go test prints "fuzz: elapsed: 10s, execs: 123456 (12345/sec), ..."
 	# every 3 s and once at the end.
 	execs=$(grep -oE 'execs: [0-9]+' "$log" | tail -1 | grep -oE '[0-9]+' || echo 0)
 	line="$name ($pkg): $execs executions in $fuzztime"
-	if [[ $status == ok ]]; then echo "$line"; else echo "$line: FAILED"; fi
+	if [[ $status == ok ]]; then echo "$line"; else echo "$line ($status)"; fi
 	if [[ -n $artifacts ]]; then
 		echo "$line ($status)" >>"$artifacts/fuzz.txt"
 		echo "FIGURE fuzz executions $name ($pkg): $execs in $fuzztime" >>"$artifacts/figures.txt"
