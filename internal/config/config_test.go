@@ -126,3 +126,26 @@ func TestTokenPath(t *testing.T) {
 		t.Fatalf("TokenPath = %q", got)
 	}
 }
+
+// check-config's output must mean the same config: an absent
+// policy.catalog (anonymous and authenticated) is not an empty one (admins
+// only).
+func TestRedactedKeepsTheCatalogDefault(t *testing.T) {
+	for _, catalog := range [][]string{nil, {}} {
+		c := Default()
+		c.Auth = AuthOIDC
+		c.Keycloak.URL, c.Keycloak.Realm = "https://kc.example", "lab"
+		c.Policy.Catalog = catalog
+		out, err := c.Redacted()
+		if err != nil {
+			t.Fatal(err)
+		}
+		back := Default()
+		if err := back.LoadYAML("out.yaml", out); err != nil {
+			t.Fatal(err)
+		}
+		if (back.Policy.Catalog == nil) != (catalog == nil) {
+			t.Errorf("catalog %#v printed as\n%s", catalog, out)
+		}
+	}
+}
