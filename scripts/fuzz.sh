@@ -46,7 +46,7 @@ while read -r pkg name; do
 	# -fuzzminimizetime bounds the minimising of each new input, which
 	# otherwise may take a minute of the target's time and report nothing.
 	if ! go test -run '^$' -fuzz "^${name}\$" -fuzztime "$fuzztime" -fuzzminimizetime 2s \
-		-parallel "$parallel" "$pkg" >"$log" 2>&1; then
+		-parallel "$parallel" "$pkg" </dev/null >"$log" 2>&1; then
 		if grep -q '^    context deadline exceeded$' "$log" && ! grep -q 'Failing input written' "$log"; then
 			# Go 1.26's fuzz coordinator may report its own -fuzztime
 			# deadline as a failure, with no input (go.dev/issue/75804,
