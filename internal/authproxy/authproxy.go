@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/registry-stack/registry-stack/internal/challenge"
 	"github.com/registry-stack/registry-stack/internal/httpurl"
 	"github.com/registry-stack/registry-stack/internal/keycloak"
 )
@@ -224,7 +225,7 @@ func (h *tokenHandler) challenge(w http.ResponseWriter, ui bool) {
 	if ui {
 		return
 	}
-	w.Header().Set("WWW-Authenticate", basicChallenge(h.basicRealm))
+	w.Header().Set("WWW-Authenticate", challenge.Basic(h.basicRealm))
 }
 
 func (h *tokenHandler) fail(w http.ResponseWriter, r *http.Request, f failure, cause error, upstreamStatus int) {
@@ -289,10 +290,6 @@ func keycloakQuery(q url.Values) string {
 func isJSON(contentType string) bool {
 	mt, _, err := mime.ParseMediaType(contentType)
 	return err == nil && (mt == "application/json" || strings.HasSuffix(mt, "+json"))
-}
-
-func basicChallenge(realm string) string {
-	return `Basic realm="` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(realm) + `"`
 }
 
 // flushWriter pushes every chunk to the client as soon as it is written, so a

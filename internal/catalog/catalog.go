@@ -18,6 +18,8 @@ import (
 	"github.com/distribution/distribution/v3/registry/api/errcode"
 
 	"github.com/registry-stack/registry-stack/internal/policy"
+	"github.com/registry-stack/registry-stack/internal/scope"
+	"github.com/registry-stack/registry-stack/internal/shorten"
 	"github.com/registry-stack/registry-stack/internal/tokenauth"
 	"github.com/registry-stack/registry-stack/internal/tokenserver"
 )
@@ -69,20 +71,28 @@ func (f *filter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
-	n := defaultPage
+	// As distribution does: a default page larger than the maximum is cut
+	// to it, an n larger than it is refused.
+	n := min(defaultPage, f.o.MaxEntries)
 	if v := q.Get("n"); v != "" {
 		i, err := strconv.Atoi(v)
 		if err != nil || i < 0 {
-			_ = errcode.ServeJSON(w, errcode.ErrorCodePaginationNumberInvalid.WithDetail(map[string]string{"n": v}))
+			_ = errcode.ServeJSON(w, errcode.ErrorCodePaginationNumberInvalid.WithDetail(map[string]string{"n": shorten.Text(v, 40)}))
+			return
+		}
+		if i > f.o.MaxEntries {
+			_ = errcode.ServeJSON(w, errcode.ErrorCodePaginationNumberInvalid.WithDetail(map[string]int{"n": i}))
 			return
 		}
 		n = i
 	}
-	if n > f.o.MaxEntries {
-		_ = errcode.ServeJSON(w, errcode.ErrorCodePaginationNumberInvalid.WithDetail(map[string]int{"n": n}))
+	last := q.Get("last")
+	// last is where the previous page ended, a repository name; anything
+	// else would start the storage walk at a place no name leads to.
+	if last != "" && scope.ValidateRepository(last) != nil {
+		_ = errcode.ServeJSON(w, errcode.ErrorCodeNameInvalid.WithDetail(map[string]string{"last": shorten.Text(last, 120)}))
 		return
 	}
-	last := q.Get("last")
 	p := f.o.Policy.Current()
 	repos := make([]string, 0, min(n, 1024))
 	more := false

@@ -318,10 +318,13 @@ func yamlMessage(err error) string {
 			}
 			parts = append(parts, m)
 		}
-		return strings.Join(parts, "; ")
+		return oneLine.Replace(strings.Join(parts, "; "))
 	}
-	return strings.TrimPrefix(err.Error(), "yaml: ")
+	return oneLine.Replace(strings.TrimPrefix(err.Error(), "yaml: "))
 }
+
+// oneLine escapes the line breaks of YAML values quoted in yaml.v3's errors.
+var oneLine = strings.NewReplacer("\n", `\n`, "\r", `\r`)
 
 func keyPrefix(typ string) string {
 	switch typ {
@@ -344,6 +347,9 @@ func unwrapPathErr(err error) error {
 
 // Validate checks every setting and fills derived defaults.
 func (c *Config) Validate() error {
+	if err := c.checkText(); err != nil {
+		return err
+	}
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		return &Error{Key: "listen", Msg: fmt.Sprintf("%q is not host:port (e.g. 127.0.0.1:5000 or :5000)", c.Listen)}
 	}

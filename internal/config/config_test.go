@@ -70,6 +70,8 @@ func TestErrorsNameTheKey(t *testing.T) {
 		{"null http origin from env", "", []string{"REGISTRY_STACK_HTTP_CORS_ORIGINS=https://a.example,null"}, "http.cors_origins"},
 		{"unknown http key", "http:\n  headers: {}\n", nil, `unknown key "http.headers"`},
 		{"registry:2 http section", "distribution:\n  http:\n    headers: {}\n", nil, "set http.cors_origins"},
+		{"control character", "oidc:\n  service: \"a\\nb\"\n", nil, `oidc.service: must not contain control characters ('\n' at byte 1)`},
+		{"yaml value with a line break", "\"0\\n0\"\n", nil, "`0\\n0` into config.Config"},
 		{"unknown env", "", []string{"REGISTRY_STACK_LISTN=x"}, "REGISTRY_STACK_LISTN: unknown setting"},
 		{"bad env bool", "", []string{"REGISTRY_STACK_UI_ENABLED=yes please"}, "REGISTRY_STACK_UI_ENABLED: ui.enabled"},
 	}
@@ -169,5 +171,28 @@ func TestCORSOrigins(t *testing.T) {
 				t.Errorf("CORSOrigins() = %q, want %q", got, tc.want)
 			}
 		})
+	}
+}
+
+// check-config's output must mean the same config: an absent
+// policy.catalog (anonymous and authenticated) is not an empty one (admins
+// only).
+func TestRedactedKeepsTheCatalogDefault(t *testing.T) {
+	for _, catalog := range [][]string{nil, {}} {
+		c := Default()
+		c.Auth = AuthOIDC
+		c.Keycloak.URL, c.Keycloak.Realm = "https://kc.example", "lab"
+		c.Policy.Catalog = catalog
+		out, err := c.Redacted()
+		if err != nil {
+			t.Fatal(err)
+		}
+		back := Default()
+		if err := back.LoadYAML("out.yaml", out); err != nil {
+			t.Fatal(err)
+		}
+		if (back.Policy.Catalog == nil) != (catalog == nil) {
+			t.Errorf("catalog %#v printed as\n%s", catalog, out)
+		}
 	}
 }

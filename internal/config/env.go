@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
 )
@@ -110,6 +112,28 @@ func setScalar(f reflect.Value, value string) error {
 	return nil
 }
 
+// checkText refuses control characters in every text setting: none has a
+// use for them, and a newline would end up in a header, a URL or a log line
+// (and check-config could not print it back as the same value).
+func (c *Config) checkText() error {
+	for _, s := range c.settings() {
+		var values []string
+		switch v := s.field.Interface().(type) {
+		case string:
+			values = []string{v}
+		case []string:
+			values = v
+		}
+		for _, v := range values {
+			if i := strings.IndexFunc(v, unicode.IsControl); i >= 0 {
+				r, _ := utf8.DecodeRuneInString(v[i:])
+				return &Error{Key: s.key, Msg: fmt.Sprintf("must not contain control characters (%q at byte %d)", r, i)}
+			}
+		}
+	}
+	return nil
+}
+
 // LoadEnv applies REGISTRY_STACK_* variables from environ (os.Environ form).
 // An unknown REGISTRY_STACK_ variable is an error: a typo must not silently
 // leave a default in place.
@@ -161,19 +185,32 @@ func isSecretKey(k string) bool {
 	return false
 }
 
+// redactEntry redacts the value of key k unless it is a nested section.
+func redactEntry(k string, val any) any {
+	if isSecretKey(k) {
+		switch val.(type) {
+		case map[string]any, map[any]any:
+		default:
+			return redactedValue
+		}
+	}
+	return redactMap(val)
+}
+
 // redactMap copies v, replacing the values of secret-looking keys.
 func redactMap(v any) any {
 	switch t := v.(type) {
 	case map[string]any:
 		out := make(map[string]any, len(t))
 		for k, val := range t {
-			if isSecretKey(k) {
-				if _, nested := val.(map[string]any); !nested {
-					out[k] = redactedValue
-					continue
-				}
-			}
-			out[k] = redactMap(val)
+			out[k] = redactEntry(k, val)
+		}
+		return out
+	case map[any]any:
+		// YAML maps with a key that is not a string (`1: x`) decode so.
+		out := make(map[any]any, len(t))
+		for k, val := range t {
+			out[k] = redactEntry(fmt.Sprint(k), val)
 		}
 		return out
 	case []any:

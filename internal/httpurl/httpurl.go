@@ -45,14 +45,30 @@ func Check(u *url.URL) error {
 		return errors.New("must be set")
 	case u.Scheme != "http" && u.Scheme != "https":
 		return fmt.Errorf("%q must start with http:// or https://", u.Redacted())
-	case u.Host == "":
+	case u.Hostname() == "":
 		return fmt.Errorf("%q has no host", u.Redacted())
 	case u.User != nil:
 		return fmt.Errorf("%q must not carry credentials", u.Redacted())
 	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
 		return fmt.Errorf("%q must not carry a query or fragment", u.Redacted())
+	case hasOddSegment(u.Path):
+		// Joining a path to it would resolve them away, to another URL.
+		return fmt.Errorf("%q must not have empty, . or .. path segments", u.Redacted())
 	}
 	return nil
+}
+
+func hasOddSegment(p string) bool {
+	p = strings.TrimSuffix(strings.TrimPrefix(p, "/"), "/")
+	if p == "" {
+		return false
+	}
+	for seg := range strings.SplitSeq(p, "/") {
+		if seg == "" || seg == "." || seg == ".." {
+			return true
+		}
+	}
+	return false
 }
 
 // ParseOrigin parses a browser origin such as https://ui.example.com and

@@ -20,12 +20,16 @@ func TestParseBase(t *testing.T) {
 		{raw: "kc:8080", wantErr: "must start with http:// or https://"},
 		{raw: "ftp://kc.example.test", wantErr: "must start with http:// or https://"},
 		{raw: "https://", wantErr: "has no host"},
+		{raw: "http://:80", wantErr: "has no host"},
 		{raw: "https://kc.example.test/%zz", wantErr: "is not a URL"},
 		{raw: "https://u:secret@kc.example.test", wantErr: "must not carry credentials"},
 		{raw: "https://u:secret@kc.example.test/%zz", wantErr: "is not a URL"},
 		{raw: "https://kc.example.test?x=1", wantErr: "query or fragment"},
 		{raw: "https://kc.example.test?", wantErr: "query or fragment"},
 		{raw: "https://kc.example.test#top", wantErr: "query or fragment"},
+		{raw: "https://kc.example.test/auth/../x", wantErr: "must not have empty, . or .. path segments"},
+		{raw: "https://kc.example.test//auth", wantErr: "must not have empty, . or .. path segments"},
+		{raw: "https://kc.example.test/%2e", wantErr: "must not have empty, . or .. path segments"},
 	}
 	for _, tt := range tests {
 		u, err := ParseBase(tt.raw)

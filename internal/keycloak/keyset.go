@@ -246,33 +246,45 @@ func (ks *KeySet) refreshLocked(ctx context.Context) error {
 	return nil
 }
 
-// fetch downloads the JWKS and indexes its usable signature keys under both
-// their JWKS kid and their libtrust kid (the one Keycloak's docker tokens
-// carry).
+// fetch downloads the JWKS and indexes its usable signature keys.
 func (ks *KeySet) fetch(ctx context.Context) (map[string]crypto.PublicKey, error) {
-	var doc struct {
-		// Keys are decoded one by one: go-jose rejects a whole set when
-		// one key has a type it does not know.
-		Keys []json.RawMessage `json:"keys"`
-	}
+	var doc jwks
 	if err := getJSON(ctx, ks.client, ks.certsURL, &doc); err != nil {
 		return nil, err
 	}
+	keys := indexKeys(ctx, ks.log, doc)
+	if len(keys) == 0 {
+		return nil, fmt.Errorf("keycloak jwks %s: no usable RSA or EC signature keys among %d keys", ks.certsURL, len(doc.Keys))
+	}
+	return keys, nil
+}
+
+// jwks is a JWKS document (RFC 7517).
+type jwks struct {
+	// Keys are decoded one by one: go-jose rejects a whole set when one
+	// key has a type it does not know.
+	Keys []json.RawMessage `json:"keys"`
+}
+
+// indexKeys indexes the usable signature keys of doc under both their JWKS
+// kid and their libtrust kid (the one Keycloak's docker tokens carry); it
+// skips, and logs at debug level, every other key.
+func indexKeys(ctx context.Context, log *slog.Logger, doc jwks) map[string]crypto.PublicKey {
 	keys := make(map[string]crypto.PublicKey, 2*len(doc.Keys))
 	for i, raw := range doc.Keys {
 		var jwk jose.JSONWebKey
 		if err := jwk.UnmarshalJSON(raw); err != nil {
-			ks.log.DebugContext(ctx, "skipping unparsable JWKS key", "index", i, "error", err)
+			log.DebugContext(ctx, "skipping unparsable JWKS key", "index", i, "error", err)
 			continue
 		}
 		pub, reason := usableSigningKey(jwk)
 		if pub == nil {
-			ks.log.DebugContext(ctx, "skipping JWKS key", "kid", jwk.KeyID, "reason", reason)
+			log.DebugContext(ctx, "skipping JWKS key", "kid", jwk.KeyID, "reason", reason)
 			continue
 		}
 		lt, err := LibtrustKeyID(pub)
 		if err != nil {
-			ks.log.DebugContext(ctx, "skipping JWKS key", "kid", jwk.KeyID, "error", err)
+			log.DebugContext(ctx, "skipping JWKS key", "kid", jwk.KeyID, "error", err)
 			continue
 		}
 		keys[lt] = pub
@@ -280,10 +292,7 @@ func (ks *KeySet) fetch(ctx context.Context) (map[string]crypto.PublicKey, error
 			keys[jwk.KeyID] = pub
 		}
 	}
-	if len(keys) == 0 {
-		return nil, fmt.Errorf("keycloak jwks %s: no usable RSA or EC signature keys among %d keys", ks.certsURL, len(doc.Keys))
-	}
-	return keys, nil
+	return keys
 }
 
 // usableSigningKey returns the public key of jwk if it may verify token

@@ -113,7 +113,7 @@ type testKey struct {
 	libtrustID string
 }
 
-func newRSAKey(t *testing.T, kid string) testKey {
+func newRSAKey(t testing.TB, kid string) testKey {
 	t.Helper()
 	priv, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
@@ -122,7 +122,7 @@ func newRSAKey(t *testing.T, kid string) testKey {
 	return newTestKey(t, kid, &priv.PublicKey, "RS256")
 }
 
-func newECKey(t *testing.T, kid string) testKey {
+func newECKey(t testing.TB, kid string) testKey {
 	t.Helper()
 	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -131,7 +131,7 @@ func newECKey(t *testing.T, kid string) testKey {
 	return newTestKey(t, kid, &priv.PublicKey, "ES256")
 }
 
-func newTestKey(t *testing.T, kid string, pub crypto.PublicKey, alg string) testKey {
+func newTestKey(t testing.TB, kid string, pub crypto.PublicKey, alg string) testKey {
 	t.Helper()
 	lt, err := LibtrustKeyID(pub)
 	if err != nil {

@@ -90,7 +90,49 @@ func FuzzCompile(f *testing.F) {
 			}
 			p.MayListCatalog(s)
 		}
+		checkDenyByDefault(t, c, repos)
 	})
+}
+
+// checkDenyByDefault: once "anonymous" and "authenticated" name someone
+// else, a user the policy does not name, and the anonymous caller, may do
+// nothing anywhere.
+func checkDenyByDefault(t *testing.T, c Config, repos []string) {
+	t.Helper()
+	const nobody, someone = "nobody-zq", "user:someone-else"
+	swap := func(who []string) []string {
+		out := make([]string, len(who))
+		for i, w := range who {
+			out[i] = w
+			if w == "anonymous" || w == "authenticated" {
+				out[i] = someone
+			}
+		}
+		return out
+	}
+	named := Config{Admins: swap(c.Admins), Catalog: swap(c.Catalog), Repositories: map[string][]Grant{}}
+	for pattern, grants := range c.Repositories {
+		for _, g := range grants {
+			if slices.ContainsFunc(g.Who, func(w string) bool { return strings.Contains(w, nobody) }) {
+				return // the fuzzer named our stranger
+			}
+			named.Repositories[pattern] = append(named.Repositories[pattern], Grant{Who: swap(g.Who), Actions: g.Actions})
+		}
+	}
+	p, err := Compile(named)
+	if err != nil {
+		return
+	}
+	for _, s := range []Subject{{User: nobody}, {Anonymous: true}} {
+		for _, repo := range append(repos, nobody, nobody+"/app") {
+			if d := p.Decide(s, repo); d.Actions != nil {
+				t.Fatalf("%+v, named by no rule, may %v %q by %s", s, d.Actions, repo, d.Rule)
+			}
+		}
+		if ok, _ := p.MayListCatalog(s); ok {
+			t.Fatalf("%+v, named by no rule, may list the catalog", s)
+		}
+	}
 }
 
 // fuzzPolicy has a rule of every kind, placeholders included.

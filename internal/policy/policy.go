@@ -23,6 +23,20 @@ type Config struct {
 	Repositories map[string][]Grant `yaml:"repositories"`
 }
 
+// MarshalYAML leaves an absent catalog out, as check-config prints the
+// config: written as an empty list it would mean admins only.
+func (c Config) MarshalYAML() (any, error) {
+	out := struct {
+		Admins       []string           `yaml:"admins"`
+		Catalog      *[]string          `yaml:"catalog,omitempty"`
+		Repositories map[string][]Grant `yaml:"repositories"`
+	}{Admins: c.Admins, Repositories: c.Repositories}
+	if c.Catalog != nil {
+		out.Catalog = &c.Catalog
+	}
+	return out, nil
+}
+
 // Grant gives the subjects in Who the actions in Actions.
 type Grant struct {
 	Who     []string `yaml:"who"`

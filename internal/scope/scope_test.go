@@ -2,6 +2,7 @@ package scope
 
 import (
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -236,6 +237,47 @@ func FuzzValidateRepository(f *testing.F) {
 		_, refErr := reference.WithName(s)
 		if err := ValidateRepository(s); (err == nil) != (refErr == nil) {
 			t.Fatalf("ValidateRepository(%q) = %v, reference.WithName says %v", s, err, refErr)
+		}
+	})
+}
+
+// FuzzParseAll: whatever the token request's scope parameters hold, the
+// result names each resource once, every scope renders to one Parse reads
+// back, and every action asked for on a resource by a good scope is kept.
+func FuzzParseAll(f *testing.F) {
+	f.Add("repository:a:pull repository:a:push", "repository:b:pull")
+	f.Add("repository(plugin):a:pull", "repository:a:pull,pull")
+	f.Add("repository:a:pull  registry:catalog:*", "repository:a")
+	f.Add("\trepository:a:pull\n", "repository:localhost:5000/a:push")
+	f.Fuzz(func(t *testing.T, p1, p2 string) {
+		got, errs := ParseAll([]string{p1, p2})
+		seen := map[resource]bool{}
+		for _, sc := range got {
+			k := resource{sc.Type, sc.Class, sc.Name}
+			if seen[k] {
+				t.Fatalf("%q %q: resource %v twice in %v", p1, p2, k, got)
+			}
+			seen[k] = true
+			if again, err := Parse(sc.String()); err != nil || !reflect.DeepEqual(again, sc) {
+				t.Fatalf("%q %q: %v renders as %q, which parses as %v, %v", p1, p2, sc, sc.String(), again, err)
+			}
+		}
+		good := 0
+		for _, field := range strings.Fields(p1 + " " + p2) {
+			sc, err := Parse(field)
+			if err != nil {
+				continue
+			}
+			good++
+			i := slices.IndexFunc(got, func(g Scope) bool { return g.Type == sc.Type && g.Class == sc.Class && g.Name == sc.Name })
+			for _, a := range sc.Actions {
+				if i < 0 || !slices.Contains(got[i].Actions, a) {
+					t.Fatalf("%q %q: %s lost in %v", p1, p2, field, got)
+				}
+			}
+		}
+		if good+len(errs) != len(strings.Fields(p1))+len(strings.Fields(p2)) {
+			t.Fatalf("%q %q: %d good and %d errors", p1, p2, good, len(errs))
 		}
 	})
 }

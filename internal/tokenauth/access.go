@@ -11,6 +11,8 @@ import (
 
 	"github.com/distribution/distribution/v3/registry/auth"
 	"github.com/distribution/distribution/v3/registry/auth/token"
+
+	authchallenge "github.com/registry-stack/registry-stack/internal/challenge"
 )
 
 // resourceKey identifies a resource by type and name, as distribution's
@@ -105,15 +107,12 @@ func (c *challenge) Status() int { return http.StatusUnauthorized }
 
 // SetHeaders adds the WWW-Authenticate header (RFC 6750 section 3).
 func (c *challenge) SetHeaders(_ *http.Request, w http.ResponseWriter) {
-	v := fmt.Sprintf("Bearer realm=%q,service=%q", c.realm, c.service)
-	if scope := scopeParam(c.required); scope != "" {
-		v += fmt.Sprintf(",scope=%q", scope)
-	}
+	code := ""
 	switch {
 	case errors.Is(c.err, token.ErrInvalidToken), errors.Is(c.err, token.ErrMalformedToken):
-		v += `,error="invalid_token"`
+		code = "invalid_token"
 	case errors.Is(c.err, token.ErrInsufficientScope):
-		v += `,error="insufficient_scope"`
+		code = "insufficient_scope"
 	}
-	w.Header().Add("WWW-Authenticate", v)
+	w.Header().Add("WWW-Authenticate", authchallenge.Bearer(c.realm, c.service, scopeParam(c.required), code))
 }

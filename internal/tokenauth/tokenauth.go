@@ -12,12 +12,12 @@ package tokenauth
 import (
 	"context"
 	"crypto"
-	"errors"
 	"fmt"
 	"net/http"
 	"slices"
 	"strings"
 
+	authchallenge "github.com/registry-stack/registry-stack/internal/challenge"
 	"github.com/registry-stack/registry-stack/internal/httpurl"
 
 	"github.com/distribution/distribution/v3/registry/auth"
@@ -88,8 +88,8 @@ func New(o Options) (auth.AccessController, error) {
 	if _, err := httpurl.ParseBase(o.TokenURL); err != nil {
 		return nil, fmt.Errorf("tokenauth: token URL: %w", err)
 	}
-	if o.Service == "" {
-		return nil, errors.New("tokenauth: service must be set")
+	if o.Service == "" || authchallenge.HasControl(o.Service) {
+		return nil, fmt.Errorf("tokenauth: service %q: must be set, without control characters", o.Service)
 	}
 	audiences := o.Audiences
 	if len(audiences) == 0 {

@@ -45,7 +45,7 @@ type testKeys struct {
 	ec         *ecdsa.PrivateKey
 }
 
-func generateKeys(t *testing.T) testKeys {
+func generateKeys(t testing.TB) testKeys {
 	t.Helper()
 	var k testKeys
 	var err error
@@ -102,7 +102,7 @@ func repo(name string, actions ...string) map[string]any {
 	return map[string]any{"type": "repository", "name": name, "actions": actions}
 }
 
-func sign(t *testing.T, alg jose.SignatureAlgorithm, key any, kid string, cl map[string]any) string {
+func sign(t testing.TB, alg jose.SignatureAlgorithm, key any, kid string, cl map[string]any) string {
 	t.Helper()
 	opts := (&jose.SignerOptions{}).WithType("JWT")
 	if kid != "" {

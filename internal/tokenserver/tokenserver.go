@@ -28,6 +28,7 @@ import (
 	"github.com/distribution/distribution/v3/registry/auth/token"
 
 	"github.com/registry-stack/registry-stack/internal/apierror"
+	"github.com/registry-stack/registry-stack/internal/challenge"
 	"github.com/registry-stack/registry-stack/internal/identity"
 	"github.com/registry-stack/registry-stack/internal/policy"
 	"github.com/registry-stack/registry-stack/internal/scope"
@@ -342,7 +343,7 @@ func (h *handler) fail(w http.ResponseWriter, r *http.Request, req request, err 
 	// secrets out of its errors.
 	h.log.Log(r.Context(), level, "token request refused", "status", e.Status, "client_addr", req.clientAddr, "error", err)
 	if e.Status == http.StatusUnauthorized && !req.ui {
-		w.Header().Set("WWW-Authenticate", `Basic realm="`+strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(h.o.BasicRealm)+`"`)
+		w.Header().Set("WWW-Authenticate", challenge.Basic(h.o.BasicRealm))
 	}
 	apierror.Write(w, e)
 }

@@ -59,6 +59,15 @@ const (
 
 func newServer(t *testing.T) (*httptest.Server, *signing.Set) {
 	t.Helper()
+	h, set, _ := newHandler(t)
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return srv, set
+}
+
+// newHandler is the endpoint with a real key set and policy.
+func newHandler(t testing.TB) (http.Handler, *signing.Set, *policy.Policy) {
+	t.Helper()
 	key, err := signing.Generate()
 	if err != nil {
 		t.Fatal(err)
@@ -80,9 +89,7 @@ func newServer(t *testing.T) (*httptest.Server, *signing.Set) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
-	return srv, set
+	return h, set, p
 }
 
 type tokenAnswer struct {
