@@ -62,7 +62,8 @@ func (o outcome) String() string {
 	return fmt.Sprint(o.status)
 }
 
-func send(req *http.Request) outcome {
+// attempt sends req and reports its status, or the error that cut it.
+func attempt(req *http.Request) outcome {
 	resp, err := (&http.Client{Timeout: time.Minute}).Do(req)
 	if err != nil {
 		return outcome{err: err}
@@ -76,7 +77,7 @@ func send(req *http.Request) outcome {
 // does, or with a Content-Range when resuming at offset (size >= 0).
 func patch(t *testing.T, loc string, body io.Reader, offset int64, size int64) outcome {
 	t.Helper()
-	return send(patchRequest(t, loc, body, offset, size))
+	return attempt(patchRequest(t, loc, body, offset, size))
 }
 
 func patchRequest(t *testing.T, loc string, body io.Reader, offset int64, size int64) *http.Request {
@@ -135,7 +136,7 @@ func TestStalledUploadIsCutAndResumes(t *testing.T) {
 	// Resume the way the distribution spec says: ask where the upload
 	// stands, send the rest from there, then close it with the digest.
 	req, _ := http.NewRequest(http.MethodGet, loc, nil)
-	status := send(req)
+	status := attempt(req)
 	if status.status != http.StatusNoContent {
 		t.Fatalf("upload status after the cut: %s, want 204", status)
 	}
@@ -200,7 +201,7 @@ func TestStalledTokenPOSTIsCut(t *testing.T) {
 	}
 	req.ContentLength = int64(len(form)) + 64 // the rest never comes
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	res := send(req)
+	res := attempt(req)
 	if res.err == nil && (res.status < 400 || res.status >= 500) {
 		t.Fatalf("stalled token POST answered %s; want it cut (a 4xx or a closed connection)", res)
 	}

@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -61,7 +60,7 @@ func TestDiskFull(t *testing.T) {
 		st := stackrun.Start(t, env, "--data-dir", dataDir)
 		loc := diskStartUpload(t, st.URL, "gc/abandoned")
 		chunk := randomBytes(t, 3<<20)
-		resp := diskDo(t, http.MethodPatch, loc, map[string]string{"Content-Type": "application/octet-stream"}, bytes.NewReader(chunk))
+		resp := send(t, http.MethodPatch, loc, map[string]string{"Content-Type": "application/octet-stream"}, bytes.NewReader(chunk))
 		if resp.status != http.StatusAccepted {
 			t.Fatalf("PATCH: %d %s", resp.status, resp.body)
 		}
@@ -130,7 +129,7 @@ func TestDiskFull(t *testing.T) {
 		}
 
 		// Fill the rest by pushing, until the registry refuses.
-		var refused *diskResponse
+		var refused *answer
 		for i := 0; i < 20 && refused == nil; i++ {
 			if r := diskPushBlob(t, st.URL, "disk/fill", randomBytes(t, 2<<20)); r.status != http.StatusCreated {
 				refused = &r
@@ -154,7 +153,7 @@ func TestDiskFull(t *testing.T) {
 			t.Fatal(err)
 		}
 		mt, _ := before.MediaType()
-		put := diskDo(t, http.MethodPut, st.URL+"/v2/disk/app/manifests/after", map[string]string{"Content-Type": string(mt)}, bytes.NewReader(raw))
+		put := send(t, http.MethodPut, st.URL+"/v2/disk/app/manifests/after", map[string]string{"Content-Type": string(mt)}, bytes.NewReader(raw))
 		assertInsufficientStorage(t, "manifest PUT", put, dataDir)
 
 		// The write probe notices within its reuse time.
@@ -217,10 +216,10 @@ func TestDiskFull(t *testing.T) {
 // negative --uploads-older-than as a usage error.
 func TestStorageMetrics(t *testing.T) {
 	st := stackrun.Start(t, nil)
-	if r := diskDo(t, http.MethodGet, st.URL+"/v2/", nil, nil); r.status != http.StatusOK {
+	if r := send(t, http.MethodGet, st.URL+"/v2/", nil, nil); r.status != http.StatusOK {
 		t.Fatalf("/v2/ = %d", r.status)
 	}
-	body := diskDo(t, http.MethodGet, st.URL+"/metrics", nil, nil).body
+	body := send(t, http.MethodGet, st.URL+"/metrics", nil, nil).body
 	for _, want := range []string{"registry_http_requests_total{", "promhttp_metric_handler_requests_total{"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("/metrics has no %s", want)
@@ -330,37 +329,10 @@ func randomBytes(t *testing.T, n int) []byte {
 	return b
 }
 
-type diskResponse struct {
-	status int
-	header http.Header
-	body   string
-}
-
-func diskDo(t *testing.T, method, url string, header map[string]string, body io.Reader) diskResponse {
-	t.Helper()
-	req, err := http.NewRequest(method, url, body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for k, v := range header {
-		req.Header.Set(k, v)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, url, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatalf("%s %s: read answer: %v", method, url, err)
-	}
-	return diskResponse{status: resp.StatusCode, header: resp.Header, body: string(b)}
-}
-
 // diskStartUpload begins an upload and returns its absolute Location.
 func diskStartUpload(t *testing.T, base, repo string) string {
 	t.Helper()
-	r := diskDo(t, http.MethodPost, base+"/v2/"+repo+"/blobs/uploads/", nil, nil)
+	r := send(t, http.MethodPost, base+"/v2/"+repo+"/blobs/uploads/", nil, nil)
 	if r.status != http.StatusAccepted {
 		t.Fatalf("start upload: %d %s", r.status, r.body)
 	}
@@ -373,9 +345,9 @@ func diskStartUpload(t *testing.T, base, repo string) string {
 
 // diskPushBlob pushes data as one blob (POST, then PUT with the body) and
 // returns the first answer that is not a success, or the PUT's.
-func diskPushBlob(t *testing.T, base, repo string, data []byte) diskResponse {
+func diskPushBlob(t *testing.T, base, repo string, data []byte) answer {
 	t.Helper()
-	r := diskDo(t, http.MethodPost, base+"/v2/"+repo+"/blobs/uploads/", nil, nil)
+	r := send(t, http.MethodPost, base+"/v2/"+repo+"/blobs/uploads/", nil, nil)
 	if r.status != http.StatusAccepted {
 		return r
 	}
@@ -384,13 +356,13 @@ func diskPushBlob(t *testing.T, base, repo string, data []byte) diskResponse {
 		loc = base + loc
 	}
 	sum := sha256.Sum256(data)
-	return diskDo(t, http.MethodPut, loc+"&digest=sha256:"+hex.EncodeToString(sum[:]),
+	return send(t, http.MethodPut, loc+"&digest=sha256:"+hex.EncodeToString(sum[:]),
 		map[string]string{"Content-Type": "application/octet-stream"}, bytes.NewReader(data))
 }
 
 // assertInsufficientStorage: 507 with the registry error code
 // INSUFFICIENT_STORAGE, and no server path anywhere in the answer.
-func assertInsufficientStorage(t *testing.T, what string, r diskResponse, dataDir string) {
+func assertInsufficientStorage(t *testing.T, what string, r answer, dataDir string) {
 	t.Helper()
 	var e struct {
 		Errors []struct{ Code string } `json:"errors"`
@@ -419,7 +391,7 @@ type readyAnswer struct {
 
 func readyz(t *testing.T, base string) readyAnswer {
 	t.Helper()
-	r := diskDo(t, http.MethodGet, base+"/readyz", nil, nil)
+	r := send(t, http.MethodGet, base+"/readyz", nil, nil)
 	var v struct {
 		Checks map[string]string `json:"checks"`
 	}
@@ -446,7 +418,7 @@ func waitReadyz(t *testing.T, base string, done func(readyAnswer) bool) readyAns
 // metricValue reads one unlabelled metric from /metrics.
 func metricValue(t *testing.T, base, metric string) float64 {
 	t.Helper()
-	r := diskDo(t, http.MethodGet, base+"/metrics", nil, nil)
+	r := send(t, http.MethodGet, base+"/metrics", nil, nil)
 	m := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(metric) + ` (\S+)$`).FindStringSubmatch(r.body)
 	if m == nil {
 		t.Fatalf("/metrics has no %s", metric)

@@ -64,7 +64,8 @@ func TestBadInputGetsRegistryErrors(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			status, code := do(t, tc.method, st.URL+tc.path, tc.header, tc.body)
+			a := send(t, tc.method, st.URL+tc.path, tc.header, strings.NewReader(tc.body))
+			status, code := a.status, a.code()
 			if status != tc.status || code != tc.code {
 				t.Errorf("%s %s = %d %s, want %d %s", tc.method, tc.path, status, code, tc.status, tc.code)
 			}
@@ -72,37 +73,57 @@ func TestBadInputGetsRegistryErrors(t *testing.T) {
 	}
 	t.Run("range beyond upload offset", func(t *testing.T) {
 		loc := startUpload(t, st.URL, "foo")
-		status, code := do(t, "PATCH", loc, map[string]string{"Content-Range": "100-102", "Content-Type": "application/octet-stream"}, "abc")
+		a := send(t, "PATCH", loc, map[string]string{"Content-Range": "100-102", "Content-Type": "application/octet-stream"}, strings.NewReader("abc"))
+		status, code := a.status, a.code()
 		if status != http.StatusRequestedRangeNotSatisfiable {
 			t.Errorf("PATCH with a gap = %d %s, want 416", status, code)
 		}
 	})
 	t.Run("content not matching its digest", func(t *testing.T) {
 		loc := startUpload(t, st.URL, "foo")
-		status, code := do(t, "PUT", loc+"&digest="+zero, map[string]string{"Content-Type": "application/octet-stream"}, "hello")
+		a := send(t, "PUT", loc+"&digest="+zero, map[string]string{"Content-Type": "application/octet-stream"}, strings.NewReader("hello"))
+		status, code := a.status, a.code()
 		if status != http.StatusBadRequest || code != "DIGEST_INVALID" {
 			t.Errorf("PUT with wrong digest = %d %s, want 400 DIGEST_INVALID", status, code)
 		}
-		if status, _ := do(t, "HEAD", st.URL+"/v2/foo/blobs/"+zero, nil, ""); status != http.StatusNotFound {
+		if status := send(t, "HEAD", st.URL+"/v2/foo/blobs/"+zero, nil, nil).status; status != http.StatusNotFound {
 			t.Errorf("mismatched blob is served: HEAD = %d", status)
 		}
 	})
 	t.Run("blob range beyond end", func(t *testing.T) {
 		dgst := pushBlob(t, st.URL, "foo", []byte("0123456789"))
-		status, _ := do(t, "GET", st.URL+"/v2/foo/blobs/"+dgst, map[string]string{"Range": "bytes=100-200"}, "")
+		status := send(t, "GET", st.URL+"/v2/foo/blobs/"+dgst, map[string]string{"Range": "bytes=100-200"}, nil).status
 		if status != http.StatusRequestedRangeNotSatisfiable {
 			t.Errorf("GET blob with range past the end = %d, want 416", status)
 		}
 	})
-	if status, _ := do(t, "GET", st.URL+"/v2/", nil, ""); status != 200 {
+	if status := send(t, "GET", st.URL+"/v2/", nil, nil).status; status != 200 {
 		t.Fatalf("registry stopped serving after bad input: /v2/ = %d", status)
 	}
 }
 
-// do sends one request and returns the status and the first error code.
-func do(t *testing.T, method, url string, header map[string]string, body string) (int, string) {
+// answer is one HTTP answer, read whole (the answers tests read are small).
+type answer struct {
+	status int
+	header http.Header
+	body   string
+}
+
+// code is the answer's first registry error code, if it has one.
+func (a answer) code() string {
+	var e struct {
+		Errors []struct{ Code string } `json:"errors"`
+	}
+	if json.Unmarshal([]byte(a.body), &e) != nil || len(e.Errors) == 0 {
+		return ""
+	}
+	return e.Errors[0].Code
+}
+
+// send sends one request and reads its answer.
+func send(t *testing.T, method, url string, header map[string]string, body io.Reader) answer {
 	t.Helper()
-	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	req, err := http.NewRequest(method, url, body)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,15 +135,11 @@ func do(t *testing.T, method, url string, header map[string]string, body string)
 		t.Fatalf("%s %s: %v", method, url, err)
 	}
 	defer resp.Body.Close()
-	var e struct {
-		Errors []struct{ Code string } `json:"errors"`
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("%s %s: read answer: %v", method, url, err)
 	}
-	_ = json.NewDecoder(resp.Body).Decode(&e)
-	code := ""
-	if len(e.Errors) > 0 {
-		code = e.Errors[0].Code
-	}
-	return resp.StatusCode, code
+	return answer{status: resp.StatusCode, header: resp.Header, body: string(b)}
 }
 
 func startUpload(t *testing.T, base, repo string) string {

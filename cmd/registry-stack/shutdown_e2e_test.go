@@ -42,7 +42,7 @@ func TestShutdownOrder(t *testing.T) {
 	body := &trickleBody{data: data, chunk: 1 << 10, gap: 100 * time.Millisecond}
 	inFlight := make(chan outcome, 1)
 	req := patchRequest(t, loc, body, 0, -1)
-	go func() { inFlight <- send(req) }()
+	go func() { inFlight <- attempt(req) }()
 	for body.sent.Load() < 4<<10 {
 		time.Sleep(10 * time.Millisecond)
 	}
