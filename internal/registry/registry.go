@@ -125,6 +125,11 @@ func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		serveUnmatched(w, req)
 		return
 	}
+	if m.Route.GetName() == v2.RouteNameManifest && req.Method == http.MethodPut {
+		a := &layerURLAnswer{ResponseWriter: w}
+		defer a.finish()
+		w = a
+	}
 	r.aliases.Serve(w, req, m.Route.GetName(), m.Vars)
 }
 
