@@ -254,7 +254,9 @@ func (rn *renamer) WriteHeader(code int) {
 	}
 	h := rn.Header()
 	if canonical := h.Get("Docker-Content-Digest"); canonical != "" {
-		if loc := h.Get("Location"); loc != "" {
+		// A 201's Location names the new blob or manifest; a redirect's is
+		// the storage's own URL and stays.
+		if loc := h.Get("Location"); loc != "" && code == http.StatusCreated {
 			h.Set("Location", strings.Replace(loc, canonical, rn.alias.String(), 1))
 		}
 		if etag := h.Get("Etag"); etag != "" {
