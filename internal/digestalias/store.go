@@ -24,6 +24,7 @@ import (
 	"strings"
 
 	storagedriver "github.com/distribution/distribution/v3/registry/storage/driver"
+	"github.com/distribution/reference"
 	"github.com/opencontainers/go-digest"
 )
 
@@ -71,11 +72,23 @@ func linkPath(name string, k Kind, d digest.Digest) string {
 	return path.Join(RepositoriesRoot, name, k.dir(), string(d.Algorithm()), d.Encoded(), "link")
 }
 
+// checkName refuses what is no repository name: a mount's from parameter
+// is the client's text, and "../" in it would leave RepositoriesRoot.
+func checkName(name string) error {
+	if _, err := reference.WithName(name); err != nil {
+		return fmt.Errorf("repository name %q: %w", name, err)
+	}
+	return nil
+}
+
 // Resolve returns the sha256 digest the alias d of repository name points
 // at, or ErrNoAlias.
 func (s *Store) Resolve(ctx context.Context, name string, k Kind, d digest.Digest) (digest.Digest, error) {
 	if !IsAlias(d) {
 		return "", fmt.Errorf("%s: %w", d, ErrNoAlias)
+	}
+	if err := checkName(name); err != nil {
+		return "", fmt.Errorf("%w: %w", ErrNoAlias, err)
 	}
 	b, err := s.driver.GetContent(ctx, linkPath(name, k, d))
 	var notFound storagedriver.PathNotFoundError
@@ -99,6 +112,9 @@ func (s *Store) Link(ctx context.Context, name string, k Kind, d, canonical dige
 	if !IsAlias(d) || canonical.Algorithm() != digest.Canonical {
 		return fmt.Errorf("alias %s -> %s: not an alias of a sha256 digest", d, canonical)
 	}
+	if err := checkName(name); err != nil {
+		return err
+	}
 	if err := s.driver.PutContent(ctx, linkPath(name, k, d), []byte(canonical)); err != nil {
 		return fmt.Errorf("write alias %s in %s: %w", d, name, err)
 	}
@@ -107,6 +123,9 @@ func (s *Store) Link(ctx context.Context, name string, k Kind, d, canonical dige
 
 // Remove deletes the alias d of repository name, if there is one.
 func (s *Store) Remove(ctx context.Context, name string, k Kind, d digest.Digest) error {
+	if err := checkName(name); err != nil {
+		return err
+	}
 	err := s.driver.Delete(ctx, path.Dir(linkPath(name, k, d)))
 	var notFound storagedriver.PathNotFoundError
 	if err != nil && !errors.As(err, &notFound) {

@@ -3,6 +3,7 @@ package digestalias
 import (
 	"context"
 	"errors"
+	"path"
 	"testing"
 
 	"github.com/distribution/distribution/v3/registry/storage/driver/inmemory"
@@ -22,6 +23,10 @@ func TestResolve(t *testing.T) {
 	if err := d.PutContent(ctx, linkPath("a/b", Layer, bad), []byte("sha512:nothex")); err != nil {
 		t.Fatal(err)
 	}
+	// A link outside the repositories, which "../" in a name would reach.
+	if err := d.PutContent(ctx, path.Join(RepositoriesRoot, "../outside/_layers/sha512", alias.Encoded(), "link"), []byte(canonical)); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name    string
 		repo    string
@@ -36,6 +41,7 @@ func TestResolve(t *testing.T) {
 		{"sha256 is no alias", "a/b", Layer, canonical, "", true},
 		{"malformed digest", "a/b", Layer, "sha512:zz", "", true},
 		{"link to no sha256 digest", "a/b", Layer, bad, "", false},
+		{"no repository name", "../outside", Layer, alias, "", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -52,6 +58,9 @@ func TestResolve(t *testing.T) {
 	}
 	if err := s.Link(ctx, "a/b", Layer, canonical, canonical); err == nil {
 		t.Error("Link of a sha256 digest: no error")
+	}
+	if err := s.Link(ctx, "a/../../b", Layer, alias, canonical); err == nil {
+		t.Error("Link in no repository: no error")
 	}
 }
 
