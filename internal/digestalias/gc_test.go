@@ -2,6 +2,7 @@ package digestalias_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"testing"
 
@@ -77,5 +78,51 @@ func TestGarbageCollectSHA512(t *testing.T) {
 	res, err = registry.GarbageCollect(context.Background(), cfg, registry.GCOptions{})
 	if err != nil || res.BlobsBefore != res.BlobsAfter || res.AliasesRemoved != 0 {
 		t.Errorf("second run: %+v, %v; want nothing removed", res, err)
+	}
+}
+
+// TestGarbageCollectUntaggedSHA512: with --delete-untagged, an image a
+// tagged index names by sha512 stays, an untagged one pushed by sha512
+// goes.
+func TestGarbageCollectUntaggedSHA512(t *testing.T) {
+	r, cfg := newRegistry(t)
+	const mt, it = "application/vnd.oci.image.manifest.v1+json", "application/vnd.oci.image.index.v1+json"
+	image := func(nonce string) (digest.Digest, []byte) {
+		c, l := []byte(`{"os":"linux","n":"`+nonce+`"}`), []byte("layer "+nonce)
+		for _, b := range [][]byte{c, l} {
+			if w := pushBlob(t, r, "gc/app", b, digest.SHA512.FromBytes(b)); w.Code != http.StatusCreated {
+				t.Fatalf("push blob: %d %s", w.Code, w.Body)
+			}
+		}
+		man := ociManifest(c, l)
+		d := digest.SHA512.FromBytes(man)
+		if w := do(t, r, "PUT", "/v2/gc/app/manifests/"+d.String(), man, "Content-Type", mt); w.Code != http.StatusCreated {
+			t.Fatalf("put manifest: %d %s", w.Code, w.Body)
+		}
+		return d, man
+	}
+	child, childBody := image("child")
+	loose, _ := image("loose")
+	index := fmt.Sprintf(`{"schemaVersion":2,"mediaType":%q,"manifests":[{"mediaType":%q,"digest":%q,"size":%d,"platform":{"os":"linux","architecture":"amd64"}}]}`,
+		it, mt, child, len(childBody))
+	if w := do(t, r, "PUT", "/v2/gc/app/manifests/v1", []byte(index), "Content-Type", it); w.Code != http.StatusCreated {
+		t.Fatalf("put index: %d %s", w.Code, w.Body)
+	}
+	if err := r.Shutdown(); err != nil {
+		t.Fatal(err)
+	}
+	res, err := registry.GarbageCollect(context.Background(), cfg, registry.GCOptions{RemoveUntagged: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The loose image: manifest, config, layer.
+	if removed := res.BlobsBefore - res.BlobsAfter; removed != 3 {
+		t.Errorf("removed %d blobs, want 3", removed)
+	}
+	r2, _ := registry.New(context.Background(), cfg, registry.Options{})
+	defer r2.Shutdown()
+	wantDigest(t, "child of a tagged index", do(t, r2, "GET", "/v2/gc/app/manifests/"+child.String(), nil, "Accept", mt), http.StatusOK, child)
+	if w := do(t, r2, "GET", "/v2/gc/app/manifests/"+loose.String(), nil, "Accept", mt); w.Code != http.StatusNotFound {
+		t.Errorf("untagged image: %d, want 404", w.Code)
 	}
 }
