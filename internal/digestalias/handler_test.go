@@ -19,7 +19,7 @@ import (
 
 // newRegistry is the stack's real registry (distribution with this
 // package in front) on filesystem storage in a temporary data dir.
-func newRegistry(t *testing.T) (*registry.Registry, *config.Config) {
+func newRegistry(t testing.TB) (*registry.Registry, *config.Config) {
 	t.Helper()
 	cfg := config.Default()
 	cfg.DataDir = t.TempDir()
@@ -33,7 +33,7 @@ func newRegistry(t *testing.T) (*registry.Registry, *config.Config) {
 	return r, &cfg
 }
 
-func do(t *testing.T, h http.Handler, method, target string, body []byte, header ...string) *httptest.ResponseRecorder {
+func do(t testing.TB, h http.Handler, method, target string, body []byte, header ...string) *httptest.ResponseRecorder {
 	t.Helper()
 	var rd io.Reader
 	if body != nil {
@@ -50,7 +50,7 @@ func do(t *testing.T, h http.Handler, method, target string, body []byte, header
 
 // pushBlob uploads content in one PUT completing a POST-started session,
 // finishing with digest d, and returns the answer of the PUT.
-func pushBlob(t *testing.T, h http.Handler, repo string, content []byte, d digest.Digest) *httptest.ResponseRecorder {
+func pushBlob(t testing.TB, h http.Handler, repo string, content []byte, d digest.Digest) *httptest.ResponseRecorder {
 	t.Helper()
 	w := do(t, h, "POST", "/v2/"+repo+"/blobs/uploads/", nil)
 	if w.Code != http.StatusAccepted {
