@@ -50,6 +50,9 @@ func runGarbageCollect(ctx context.Context, args, environ []string, stdout, stde
 	}
 	fmt.Fprintf(stdout, "blobs after:  %d (%s)\n", res.BlobsAfter, mib(res.BytesAfter))
 	fmt.Fprintf(stdout, "removed %d blobs, %s\n", res.BlobsBefore-res.BlobsAfter, mib(res.BytesBefore-res.BytesAfter))
+	if res.AliasesRemoved > 0 {
+		fmt.Fprintf(stdout, "removed %d sha512 digests of removed content\n", res.AliasesRemoved)
+	}
 	return exitOK
 }
 

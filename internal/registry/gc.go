@@ -14,6 +14,7 @@ import (
 	"github.com/distribution/distribution/v3/registry/storage/driver/factory"
 
 	"github.com/registry-stack/registry-stack/internal/config"
+	"github.com/registry-stack/registry-stack/internal/digestalias"
 )
 
 // blobsRoot is where distribution keeps blob data, in every storage driver.
@@ -42,6 +43,9 @@ type GCResult struct {
 	// UploadsRemoved (or, in a dry run, those that would be) and
 	// UploadsKept, when GCOptions.Uploads is set.
 	UploadsRemoved, UploadsKept []Upload
+	// AliasesRemoved counts sha512 digests removed because their content
+	// is gone (in a dry run: those whose content is gone already).
+	AliasesRemoved int
 }
 
 // ErrInUse means a registry-stack server holds the data dir.
@@ -84,8 +88,16 @@ func GarbageCollect(ctx context.Context, cfg *config.Config, opts GCOptions) (GC
 	if err != nil {
 		return res, fmt.Errorf("open registry storage: %w", err)
 	}
-	if err := storage.MarkAndSweep(ctx, driver, ns, storage.GCOpts{DryRun: opts.DryRun, RemoveUntagged: opts.RemoveUntagged, Quiet: !opts.Verbose}); err != nil {
+	aliases := digestalias.NewStore(driver)
+	if err := storage.MarkAndSweep(ctx, driver, digestalias.ForGC(ns, aliases), storage.GCOpts{DryRun: opts.DryRun, RemoveUntagged: opts.RemoveUntagged, Quiet: !opts.Verbose}); err != nil {
 		return res, fmt.Errorf("garbage collect: %w", err)
+	}
+	// sha512 digests whose content is gone (swept above, or deleted by its
+	// sha256 digest) are links to nothing now.
+	dangling, err := aliases.Prune(ctx, opts.DryRun)
+	res.AliasesRemoved = len(dangling)
+	if err != nil {
+		return res, err
 	}
 	res.BlobsAfter, res.BytesAfter, err = blobUsage(ctx, driver)
 	return res, err

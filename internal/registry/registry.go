@@ -39,6 +39,7 @@ import (
 	_ "github.com/distribution/distribution/v3/registry/storage/driver/s3-aws"
 
 	"github.com/registry-stack/registry-stack/internal/config"
+	"github.com/registry-stack/registry-stack/internal/digestalias"
 )
 
 // Options are the parts of the registry that are not plain configuration.
@@ -62,9 +63,11 @@ type Options struct {
 type Registry struct {
 	app    *handlers.App
 	routes *mux.Router
-	driver storagedriver.StorageDriver
-	health *storageHealth
-	usage  *memo[UploadUsage]
+	// aliases serves sha512 digests in front of app.
+	aliases *digestalias.Handler
+	driver  storagedriver.StorageDriver
+	health  *storageHealth
+	usage   *memo[UploadUsage]
 	// catalogMax is distribution.catalog.maxentries, the largest page.
 	catalogMax int
 }
@@ -95,6 +98,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Registry, erro
 	}
 	return &Registry{
 		app:        app,
+		aliases:    digestalias.New(app, digestalias.NewStore(driver)),
 		driver:     driver,
 		health:     health,
 		usage:      newMemo(usageEvery, func(ctx context.Context) (UploadUsage, error) { return uploadUsage(ctx, driver) }),
@@ -121,7 +125,12 @@ func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		serveUnmatched(w, req)
 		return
 	}
-	r.app.ServeHTTP(w, req)
+	if m.Route.GetName() == v2.RouteNameManifest && req.Method == http.MethodPut {
+		a := &layerURLAnswer{ResponseWriter: w}
+		defer a.finish()
+		w = a
+	}
+	r.aliases.Serve(w, req, m.Route.GetName(), m.Vars)
 }
 
 // apiPath splits /v2/<name>/<kind>/<rest> for paths no route matched.
@@ -159,7 +168,7 @@ func (r *Registry) CatalogMaxEntries() int { return r.catalogMax }
 var errStopListing = errors.New("stop listing")
 
 // repositoriesRoot is where distribution keeps repositories in storage.
-const repositoriesRoot = "/docker/registry/v2/repositories"
+const repositoriesRoot = digestalias.RepositoriesRoot
 
 // Repositories calls fn with each repository name after the name after (all
 // when empty), in the order a storage walk visits them (see comparePaths),
@@ -278,6 +287,10 @@ func (r *Registry) CheckStorage(ctx context.Context) error {
 // Shutdown stops background work (upload purging, notifications).
 func (r *Registry) Shutdown() error { return r.app.Shutdown() }
 
+// DefaultLayerURLsAllow is distribution.validation.manifests.urls.allow
+// when neither allow nor deny is configured: any http or https URL.
+const DefaultLayerURLsAllow = "^https?://"
+
 // DistributionConfig translates registry-stack's config into distribution's.
 func DistributionConfig(cfg *config.Config, opts Options) (*configuration.Configuration, error) {
 	var d configuration.Configuration
@@ -319,6 +332,14 @@ func DistributionConfig(cfg *config.Config, opts Options) (*configuration.Config
 	}
 	if d.Tags.MaxTags == 0 {
 		d.Tags.MaxTags = 1000
+	}
+	// Layers with urls (non-distributable layers, OCI image spec) are
+	// accepted by default, as the OCI distribution spec's conformance suite
+	// expects: distribution's own default allows no URL at all and refuses
+	// such a manifest with a 500. Its scheme and fragment checks still
+	// apply; distribution.validation.manifests.urls narrows it.
+	if !d.Validation.Disabled && len(d.Validation.Manifests.URLs.Allow) == 0 && len(d.Validation.Manifests.URLs.Deny) == 0 {
+		d.Validation.Manifests.URLs.Allow = []string{DefaultLayerURLsAllow}
 	}
 	d.Log.Level = "info"
 	d.HTTP.Secret = cfg.HTTPSecret

@@ -106,6 +106,9 @@ func TestDistributionConfigDefaults(t *testing.T) {
 			if !d.Log.AccessLog.Disabled {
 				t.Error("distribution's own access log is enabled; the stack logs requests itself")
 			}
+			if got := d.Validation.Manifests.URLs.Allow; !reflect.DeepEqual(got, []string{DefaultLayerURLsAllow}) {
+				t.Errorf("validation.manifests.urls.allow = %q, want the default %q", got, DefaultLayerURLsAllow)
+			}
 		})
 	}
 }

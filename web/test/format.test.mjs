@@ -37,6 +37,7 @@ test('relativeTime', () => {
 
 test('digests, pull commands, plurals', () => {
   assert.equal(shortDigest('sha256:0123456789abcdef0123'), 'sha256:0123456789ab');
+  assert.equal(shortDigest('sha512:' + 'c'.repeat(128)), 'sha512:cccccccccccc');
   assert.equal(pullCommand('reg:5000', 'team/app', 'v1'), 'docker pull reg:5000/team/app:v1');
   assert.equal(pullCommand('reg:5000', 'team/app', 'sha256:abc'), 'docker pull reg:5000/team/app@sha256:abc');
   assert.equal(plural(1, 'tag'), '1 tag');

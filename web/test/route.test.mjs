@@ -45,4 +45,8 @@ test('reference and digests', () => {
   assert.equal(reference({ name: 'a/b', digest: D }), `a/b@${D}`);
   assert.ok(isDigest(D));
   assert.ok(!isDigest('sha256'));
+  // Manifests pushed by sha512 are opened by that digest.
+  const D512 = 'sha512:' + 'b'.repeat(128);
+  assert.ok(isDigest(D512));
+  assert.deepEqual(parseRoute(pathFor({ view: 'manifest', name: 'a/b', digest: D512 }), ''), { view: 'manifest', name: 'a/b', digest: D512 });
 });
