@@ -148,3 +148,14 @@ func (s *Store) Walk(ctx context.Context, repo string, fn func(subject, referrer
 	}
 	return nil
 }
+
+// RemoveSubject deletes subject's whole list in repo; a missing list is not
+// an error.
+func (s *Store) RemoveSubject(ctx context.Context, repo string, subject digest.Digest) error {
+	err := s.driver.Delete(ctx, subjectDir(repo, subject))
+	var notFound storagedriver.PathNotFoundError
+	if err != nil && !errors.As(err, &notFound) {
+		return fmt.Errorf("removing the referrers of %s in %s: %w", subject, repo, err)
+	}
+	return nil
+}

@@ -42,12 +42,20 @@ type GCResult struct {
 	// UploadsRemoved (or, in a dry run, those that would be) and
 	// UploadsKept, when GCOptions.Uploads is set.
 	UploadsRemoved, UploadsKept []Upload
+	// ManifestsRemoved are the manifests found to be garbage (untagged
+	// ones with RemoveUntagged, referrers whose subject is gone).
+	ManifestsRemoved []RemovedManifest
+	// ReferrerEntriesRemoved and ReferrerEntriesAdded count the changes
+	// to the referrers index.
+	ReferrerEntriesRemoved, ReferrerEntriesAdded int
 }
 
 // ErrInUse means a registry-stack server holds the data dir.
 var ErrInUse = errors.New("a registry-stack server is running on this data dir")
 
-// GarbageCollect removes blobs no manifest references, with distribution's
+// GarbageCollect removes garbage manifests (untagged ones with
+// opts.RemoveUntagged, referrers whose subject is gone: see
+// collectManifests), then blobs no manifest references, with distribution's
 // mark-and-sweep, from the storage cfg describes, and with opts.Uploads
 // first the upload sessions older than opts.UploadsOlderThan. It must not
 // run while a server writes to the same storage (an upload in progress is
@@ -84,7 +92,12 @@ func GarbageCollect(ctx context.Context, cfg *config.Config, opts GCOptions) (GC
 	if err != nil {
 		return res, fmt.Errorf("open registry storage: %w", err)
 	}
-	if err := storage.MarkAndSweep(ctx, driver, ns, storage.GCOpts{DryRun: opts.DryRun, RemoveUntagged: opts.RemoveUntagged, Quiet: !opts.Verbose}); err != nil {
+	// Manifests are collected here (see collectManifests), so
+	// distribution's mark-and-sweep only frees blobs.
+	if err := collectManifests(ctx, driver, ns, opts, &res); err != nil {
+		return res, fmt.Errorf("garbage collect: %w", err)
+	}
+	if err := storage.MarkAndSweep(ctx, driver, ns, storage.GCOpts{DryRun: opts.DryRun, Quiet: !opts.Verbose}); err != nil {
 		return res, fmt.Errorf("garbage collect: %w", err)
 	}
 	res.BlobsAfter, res.BytesAfter, err = blobUsage(ctx, driver)
