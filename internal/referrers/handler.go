@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -54,8 +55,9 @@ const maxManifestBytes = 4 << 20
 const readAhead = 16
 
 type handler struct {
-	o    Options
-	next http.Handler
+	o     Options
+	next  http.Handler
+	cache *descCache
 }
 
 // New wraps next (the registry) with the referrers API.
@@ -66,7 +68,7 @@ func New(o Options, next http.Handler) http.Handler {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &handler{o: o, next: next}
+	return &handler{o: o, next: next, cache: newDescCache()}
 }
 
 // apiPath splits /v2/<name>/<kind>/<reference>.
@@ -202,35 +204,40 @@ func (h *handler) page(ctx context.Context, repo string, subject, last digest.Di
 			if len(page) == n || (len(page) > 0 && size+len(raws[i]) > maxPageBytes) {
 				return page, true, nil
 			}
-			// Stored entries are compact JSON; re-encoding keeps a damaged one
-			// from breaking the answer.
-			raw, err := json.Marshal(descs[i])
-			if err != nil {
-				return nil, false, err
-			}
-			page = append(page, entry{digest: d, raw: raw})
-			size += len(raw)
+			page = append(page, entry{digest: d, raw: raws[i]})
+			size += len(raws[i])
 		}
 	}
 	return page, false, nil
 }
 
-// read fetches entries concurrently; an entry removed since the listing
-// leaves a nil raw.
+// read fetches entries, from the cache or concurrently from the storage;
+// an entry removed since the listing leaves a nil raw.
 func (h *handler) read(ctx context.Context, repo string, subject digest.Digest, batch []digest.Digest) ([]v1.Descriptor, [][]byte, error) {
 	descs := make([]v1.Descriptor, len(batch))
 	raws := make([][]byte, len(batch))
 	errs := make([]error, len(batch))
 	var wg sync.WaitGroup
 	for i, d := range batch {
+		if e, ok := h.cache.get(d); ok {
+			descs[i], raws[i] = e.desc, e.raw
+			continue
+		}
 		wg.Go(func() {
 			desc, raw, err := h.o.Store.Get(ctx, repo, subject, d)
 			switch {
 			case errors.Is(err, ErrNotFound):
 			case err != nil:
 				errs[i] = err
+			case desc.Digest != d:
+				errs[i] = fmt.Errorf("referrers index of %s in %s: entry %s holds %s", subject, repo, d, desc.Digest)
 			default:
-				descs[i], raws[i] = desc, raw
+				// Re-encoded, so that what the answer carries is what was
+				// decoded, whatever else the stored object holds.
+				if raw, errs[i] = json.Marshal(desc); errs[i] == nil {
+					descs[i], raws[i] = desc, raw
+					h.cache.put(d, cached{desc, raw})
+				}
 			}
 		})
 	}

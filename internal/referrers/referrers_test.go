@@ -143,7 +143,7 @@ func TestStore(t *testing.T) {
 
 // testRegistry serves the real embedded registry (filesystem storage in a
 // temp dir) behind the referrers handler.
-func testRegistry(t *testing.T, pageSize int) *httptest.Server {
+func testRegistry(t testing.TB, pageSize int) *httptest.Server {
 	t.Helper()
 	cfg := config.Default()
 	cfg.DataDir = t.TempDir()
@@ -157,7 +157,7 @@ func testRegistry(t *testing.T, pageSize int) *httptest.Server {
 	return srv
 }
 
-func do(t *testing.T, method, u, contentType, body string) *http.Response {
+func do(t testing.TB, method, u, contentType, body string) *http.Response {
 	t.Helper()
 	req, err := http.NewRequest(method, u, strings.NewReader(body))
 	if err != nil {
@@ -175,7 +175,7 @@ func do(t *testing.T, method, u, contentType, body string) *http.Response {
 }
 
 // push uploads the empty blob and puts a manifest; it returns the answer.
-func push(t *testing.T, srv *httptest.Server, repo, ref string, body []byte) *http.Response {
+func push(t testing.TB, srv *httptest.Server, repo, ref string, body []byte) *http.Response {
 	t.Helper()
 	r := do(t, http.MethodPost, srv.URL+"/v2/"+repo+"/blobs/uploads/", "", "")
 	loc, err := r.Location()
@@ -361,4 +361,9 @@ func TestPutWithoutSubjectKeepsBody(t *testing.T) {
 	if string(got) != string(b) {
 		t.Errorf("stored %s, pushed %s", got, b)
 	}
+}
+
+func jsonDecode(r *http.Response, v any) error {
+	defer r.Body.Close()
+	return json.NewDecoder(r.Body).Decode(v)
 }
