@@ -224,7 +224,7 @@ func (h *handler) read(ctx context.Context, repo string, subject digest.Digest, 
 			continue
 		}
 		wg.Go(func() {
-			desc, raw, err := h.o.Store.Get(ctx, repo, subject, d)
+			desc, err := h.o.Store.Get(ctx, repo, subject, d)
 			switch {
 			case errors.Is(err, ErrNotFound):
 			case err != nil:
@@ -234,10 +234,13 @@ func (h *handler) read(ctx context.Context, repo string, subject digest.Digest, 
 			default:
 				// Re-encoded, so that what the answer carries is what was
 				// decoded, whatever else the stored object holds.
-				if raw, errs[i] = json.Marshal(desc); errs[i] == nil {
-					descs[i], raws[i] = desc, raw
-					h.cache.put(d, cached{desc, raw})
+				raw, err := json.Marshal(desc)
+				if err != nil {
+					errs[i] = err
+					return
 				}
+				descs[i], raws[i] = desc, raw
+				h.cache.put(d, cached{desc, raw})
 			}
 		})
 	}

@@ -106,7 +106,7 @@ func TestStore(t *testing.T) {
 	if got, _ := s.List(ctx, "a/other", subject); len(got) != 0 {
 		t.Errorf("another repository lists %v", got)
 	}
-	desc, _, err := s.Get(ctx, "a/b", subject, want[1])
+	desc, err := s.Get(ctx, "a/b", subject, want[1])
 	if err != nil || desc.Digest != want[1] || desc.ArtifactType != "x" {
 		t.Errorf("Get = %+v, %v", desc, err)
 	}
@@ -116,7 +116,7 @@ func TestStore(t *testing.T) {
 	if err := s.Remove(ctx, "a/b", subject, want[1]); err != nil {
 		t.Errorf("removing twice: %v", err)
 	}
-	if _, _, err := s.Get(ctx, "a/b", subject, want[1]); err != referrers.ErrNotFound {
+	if _, err := s.Get(ctx, "a/b", subject, want[1]); err != referrers.ErrNotFound {
 		t.Errorf("Get of a removed entry: %v, want ErrNotFound", err)
 	}
 	var walked []digest.Digest

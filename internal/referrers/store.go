@@ -107,21 +107,21 @@ func (s *Store) List(ctx context.Context, repo string, subject digest.Digest) ([
 // ErrNotFound means an entry is gone (removed since it was listed).
 var ErrNotFound = errors.New("referrers index entry not found")
 
-// Get reads the descriptor of one entry and its stored JSON.
-func (s *Store) Get(ctx context.Context, repo string, subject, referrer digest.Digest) (v1.Descriptor, []byte, error) {
+// Get reads the descriptor of one entry.
+func (s *Store) Get(ctx context.Context, repo string, subject, referrer digest.Digest) (v1.Descriptor, error) {
 	b, err := s.driver.GetContent(ctx, path.Join(subjectDir(repo, subject), entryName(referrer)))
 	var notFound storagedriver.PathNotFoundError
 	if errors.As(err, &notFound) {
-		return v1.Descriptor{}, nil, ErrNotFound
+		return v1.Descriptor{}, ErrNotFound
 	}
 	if err != nil {
-		return v1.Descriptor{}, nil, fmt.Errorf("reading referrer %s of %s in %s: %w", referrer, subject, repo, err)
+		return v1.Descriptor{}, fmt.Errorf("reading referrer %s of %s in %s: %w", referrer, subject, repo, err)
 	}
 	var d v1.Descriptor
 	if err := json.Unmarshal(b, &d); err != nil {
-		return v1.Descriptor{}, nil, fmt.Errorf("referrer %s of %s in %s: %w", referrer, subject, repo, err)
+		return v1.Descriptor{}, fmt.Errorf("referrer %s of %s in %s: %w", referrer, subject, repo, err)
 	}
-	return d, b, nil
+	return d, nil
 }
 
 // Walk calls fn with every entry of repo's index, for garbage collection.
