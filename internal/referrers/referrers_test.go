@@ -3,6 +3,7 @@ package referrers_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -12,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	storagedriver "github.com/distribution/distribution/v3/registry/storage/driver"
 	"github.com/distribution/distribution/v3/registry/storage/driver/inmemory"
 	"github.com/opencontainers/go-digest"
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
@@ -366,4 +368,46 @@ func TestPutWithoutSubjectKeepsBody(t *testing.T) {
 func jsonDecode(r *http.Response, v any) error {
 	defer r.Body.Close()
 	return json.NewDecoder(r.Body).Decode(v)
+}
+
+// failingWritesDriver is a storage driver whose writes fail, to see what a
+// client gets when the index cannot be written (a real driver fails like
+// this when its backend refuses writes).
+type failingWritesDriver struct{ storagedriver.StorageDriver }
+
+func (failingWritesDriver) PutContent(context.Context, string, []byte) error {
+	return errors.New("injected: storage refuses writes")
+}
+
+// TestPutIndexFailure: a manifest with a subject whose entry cannot be
+// written is answered with an error (the client pushes again), never with
+// 201 and a missing entry.
+func TestPutIndexFailure(t *testing.T) {
+	cfg := config.Default()
+	cfg.DataDir = t.TempDir()
+	reg, err := registry.New(context.Background(), &cfg, registry.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = reg.Shutdown() })
+	store := referrers.NewStore(failingWritesDriver{inmemory.New()})
+	srv := httptest.NewServer(referrers.New(referrers.Options{Store: store, Manifests: reg}, reg))
+	t.Cleanup(srv.Close)
+	subject := &v1.Descriptor{MediaType: v1.MediaTypeImageManifest, Digest: digest.FromString("s"), Size: 1}
+	for _, tc := range []struct {
+		name   string
+		body   []byte
+		status int
+	}{
+		{"without subject", manifest("", nil, nil), http.StatusCreated},
+		{"with subject", manifest("application/x-sig", subject, nil), http.StatusInternalServerError},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := push(t, srv, "a", digest.FromBytes(tc.body).String(), tc.body)
+			body, _ := io.ReadAll(r.Body)
+			if r.StatusCode != tc.status || (tc.status != http.StatusCreated && (r.Header.Get("Docker-Content-Digest") != "" || !strings.Contains(string(body), "push it again"))) {
+				t.Errorf("%s %v %s; want %d", r.Status, r.Header, body, tc.status)
+			}
+		})
+	}
 }
