@@ -84,9 +84,9 @@ func mib(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
 // printManifests lists each removed manifest and sums up the changes to the
 // referrers index.
 func printManifests(w io.Writer, res registry.GCResult, opts registry.GCOptions) {
-	verb := "removed"
+	verb, add := "removed", "added"
 	if opts.DryRun {
-		verb = "would remove"
+		verb, add = "would remove", "would add"
 	}
 	referrers := 0
 	for _, m := range res.ManifestsRemoved {
@@ -99,5 +99,5 @@ func printManifests(w io.Writer, res registry.GCResult, opts registry.GCOptions)
 		}
 	}
 	fmt.Fprintf(w, "manifests: %s %d (%d of them referrers of manifests that are gone)\n", verb, len(res.ManifestsRemoved), referrers)
-	fmt.Fprintf(w, "referrers index: %s %d entries, added %d\n", verb, res.ReferrerEntriesRemoved, res.ReferrerEntriesAdded)
+	fmt.Fprintf(w, "referrers index: %s %d entries, %s %d\n", verb, res.ReferrerEntriesRemoved, add, res.ReferrerEntriesAdded)
 }
