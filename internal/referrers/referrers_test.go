@@ -411,3 +411,32 @@ func TestPutIndexFailure(t *testing.T) {
 		})
 	}
 }
+
+// TestIndexWithSubject: an image index with a subject is a referrer too,
+// listed with its own artifactType.
+func TestIndexWithSubject(t *testing.T) {
+	srv := testRegistry(t, 0)
+	child := manifest("", nil, nil)
+	if r := push(t, srv, "a", "child", child); r.StatusCode != http.StatusCreated {
+		t.Fatal(r.Status)
+	}
+	childDesc := v1.Descriptor{MediaType: v1.MediaTypeImageManifest, Digest: digest.FromBytes(child), Size: int64(len(child))}
+	subject := v1.Descriptor{MediaType: v1.MediaTypeImageManifest, Digest: digest.FromString("subject"), Size: 7}
+	idx, _ := json.Marshal(map[string]any{"schemaVersion": 2, "mediaType": v1.MediaTypeImageIndex, "artifactType": "application/x-bundle",
+		"manifests": []v1.Descriptor{childDesc}, "subject": subject})
+	d := digest.FromBytes(idx)
+	req, _ := http.NewRequest(http.MethodPut, srv.URL+"/v2/a/manifests/"+d.String(), strings.NewReader(string(idx)))
+	req.Header.Set("Content-Type", v1.MediaTypeImageIndex)
+	r, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Body.Close()
+	if r.StatusCode != http.StatusCreated || r.Header.Get("OCI-Subject") != subject.Digest.String() {
+		t.Fatalf("index PUT: %s, OCI-Subject %q", r.Status, r.Header.Get("OCI-Subject"))
+	}
+	got, _ := list(t, srv, "/v2/a/referrers/"+subject.Digest.String())
+	if len(got.Manifests) != 1 || got.Manifests[0].Digest != d || got.Manifests[0].MediaType != v1.MediaTypeImageIndex || got.Manifests[0].ArtifactType != "application/x-bundle" {
+		t.Errorf("listed %+v", got.Manifests)
+	}
+}
