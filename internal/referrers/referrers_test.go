@@ -121,19 +121,25 @@ func TestStore(t *testing.T) {
 	if _, err := s.Get(ctx, "a/b", subject, want[1]); err != referrers.ErrNotFound {
 		t.Errorf("Get of a removed entry: %v, want ErrNotFound", err)
 	}
-	var walked []digest.Digest
-	if err := s.Walk(ctx, "a/b", func(subj, ref digest.Digest) error {
-		if subj != subject {
-			t.Errorf("walk subject %s", subj)
-		}
-		walked = append(walked, ref)
-		return nil
-	}); err != nil {
+	// A list emptied by deletions is still a directory the index reports.
+	emptied := digest.FromString("emptied")
+	if err := s.Add(ctx, "a/b", referrers.Referrer{Subject: emptied, Descriptor: v1.Descriptor{Digest: want[0]}}); err != nil {
 		t.Fatal(err)
 	}
+	if err := s.Remove(ctx, "a/b", emptied, want[0]); err != nil {
+		t.Fatal(err)
+	}
+	index, err := s.Index(ctx, "a/b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	walked := index[subject]
 	slices.Sort(walked)
-	if !slices.Equal(walked, []digest.Digest{want[0], want[2]}) {
-		t.Errorf("Walk = %v", walked)
+	if !slices.Equal(walked, []digest.Digest{want[0], want[2]}) || len(index) != 2 {
+		t.Errorf("Index = %v", index)
+	}
+	if refs, ok := index[emptied]; !ok || len(refs) != 0 {
+		t.Errorf("Index lacks the emptied list: %v", index)
 	}
 	if err := s.RemoveSubject(ctx, "a/b", subject); err != nil {
 		t.Fatal(err)

@@ -124,29 +124,38 @@ func (s *Store) Get(ctx context.Context, repo string, subject, referrer digest.D
 	return d, nil
 }
 
-// Walk calls fn with every entry of repo's index, for garbage collection.
-func (s *Store) Walk(ctx context.Context, repo string, fn func(subject, referrer digest.Digest) error) error {
+// Index reads repo's whole index, for garbage collection: each subject
+// with a list (an empty one too: a directory left by deletions) and the
+// referrers in it.
+func (s *Store) Index(ctx context.Context, repo string) (map[digest.Digest][]digest.Digest, error) {
 	root := path.Join(repositoriesRoot, repo, "_referrers")
+	index := map[digest.Digest][]digest.Digest{}
 	err := s.driver.Walk(ctx, root, func(fi storagedriver.FileInfo) error {
-		if fi.IsDir() {
-			return nil
-		}
 		rel := strings.Split(strings.TrimPrefix(fi.Path(), root+"/"), "/")
-		if len(rel) != 3 {
+		if len(rel) < 2 {
 			return nil
 		}
 		subject := digest.Digest(rel[0] + ":" + rel[1])
-		referrer, err := parseEntryName(rel[2])
-		if err != nil || subject.Validate() != nil {
+		if subject.Validate() != nil {
 			return nil // not ours
 		}
-		return fn(subject, referrer)
+		switch {
+		case len(rel) == 2 && fi.IsDir():
+			if _, ok := index[subject]; !ok {
+				index[subject] = nil
+			}
+		case len(rel) == 3 && !fi.IsDir():
+			if referrer, err := parseEntryName(rel[2]); err == nil {
+				index[subject] = append(index[subject], referrer)
+			}
+		}
+		return nil
 	})
 	var notFound storagedriver.PathNotFoundError
 	if err != nil && !errors.As(err, &notFound) {
-		return fmt.Errorf("walking the referrers index of %s: %w", repo, err)
+		return nil, fmt.Errorf("walking the referrers index of %s: %w", repo, err)
 	}
-	return nil
+	return index, nil
 }
 
 // RemoveSubject deletes subject's whole list in repo; a missing list is not

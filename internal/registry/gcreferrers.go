@@ -179,31 +179,43 @@ func liveManifests(nodes map[digest.Digest]*manifestNode, tagged map[digest.Dige
 	return live
 }
 
-// syncIndex removes index entries whose subject or referrer is not live and
-// adds the missing entries of live referrers of live subjects (such as
-// manifests pushed before the index existed).
+// syncIndex removes index entries whose subject or referrer is not live
+// (and lists left empty) and adds the missing entries of live referrers of
+// live subjects (such as manifests pushed before the index existed).
 func syncIndex(ctx context.Context, store *referrers.Store, repo string, nodes map[digest.Digest]*manifestNode, live map[digest.Digest]bool, dryRun bool, res *GCResult) error {
-	type key struct{ subject, referrer digest.Digest }
-	indexed := map[key]bool{}
-	deadSubjects := map[digest.Digest]bool{}
-	var stale []key
-	err := store.Walk(ctx, repo, func(subject, referrer digest.Digest) error {
-		k := key{subject, referrer}
-		switch n := nodes[referrer]; {
-		case !live[subject]:
-			deadSubjects[subject] = true
-			res.ReferrerEntriesRemoved++
-		case !live[referrer] || n == nil || n.referrer == nil || n.referrer.Subject != subject:
-			stale = append(stale, k)
-		default:
-			indexed[k] = true
-		}
-		return nil
-	})
+	index, err := store.Index(ctx, repo)
 	if err != nil {
 		return err
 	}
-	res.ReferrerEntriesRemoved += len(stale)
+	type key struct{ subject, referrer digest.Digest }
+	indexed := map[key]bool{}
+	for subject, refs := range index {
+		var stale []digest.Digest
+		for _, referrer := range refs {
+			n := nodes[referrer]
+			if !live[subject] || !live[referrer] || n == nil || n.referrer == nil || n.referrer.Subject != subject {
+				stale = append(stale, referrer)
+				continue
+			}
+			indexed[key{subject, referrer}] = true
+		}
+		res.ReferrerEntriesRemoved += len(stale)
+		if dryRun {
+			continue
+		}
+		if len(stale) == len(refs) && !hasLiveReferrer(nodes, live, subject) {
+			// Nothing left to list: the whole directory goes.
+			if err := store.RemoveSubject(ctx, repo, subject); err != nil {
+				return err
+			}
+			continue
+		}
+		for _, referrer := range stale {
+			if err := store.Remove(ctx, repo, subject, referrer); err != nil {
+				return err
+			}
+		}
+	}
 	for d, n := range nodes {
 		if n.referrer != nil && live[d] && live[n.referrer.Subject] && !indexed[key{n.referrer.Subject, d}] {
 			res.ReferrerEntriesAdded++
@@ -214,18 +226,19 @@ func syncIndex(ctx context.Context, store *referrers.Store, repo string, nodes m
 			}
 		}
 	}
-	if dryRun {
-		return nil
-	}
-	for s := range deadSubjects {
-		if err := store.RemoveSubject(ctx, repo, s); err != nil {
-			return err
-		}
-	}
-	for _, k := range stale {
-		if err := store.Remove(ctx, repo, k.subject, k.referrer); err != nil {
-			return err
-		}
-	}
 	return nil
+}
+
+// hasLiveReferrer reports whether a live manifest names subject as its
+// subject (its entry is added back after the list is cleaned).
+func hasLiveReferrer(nodes map[digest.Digest]*manifestNode, live map[digest.Digest]bool, subject digest.Digest) bool {
+	if !live[subject] {
+		return false
+	}
+	for d, n := range nodes {
+		if n.referrer != nil && n.referrer.Subject == subject && live[d] {
+			return true
+		}
+	}
+	return false
 }

@@ -3,6 +3,7 @@ package registry
 import (
 	"context"
 	"encoding/json"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -104,6 +105,12 @@ func TestGarbageCollectReferrers(t *testing.T) {
 			if w := f.do("DELETE", "/v2/"+repo+"/manifests/"+deleted.String(), "", ""); w.Code != http.StatusAccepted {
 				t.Fatalf("delete: %d", w.Code)
 			}
+			// A list emptied by deleting its only referrer.
+			lonely := f.manifest(repo, "lonely", "lonely", "")
+			lonelySig := f.manifest(repo, "", "lonely signature", lonely)
+			if w := f.do("DELETE", "/v2/"+repo+"/manifests/"+lonelySig.String(), "", ""); w.Code != http.StatusAccepted {
+				t.Fatalf("delete: %d", w.Code)
+			}
 			// A referrer the index does not know (pushed around the API).
 			unindexed := f.manifest(repo, "", "unindexed signature", image)
 			if err := reg.Referrers().Remove(ctx, repo, image, unindexed); err != nil {
@@ -152,7 +159,14 @@ func TestGarbageCollectReferrers(t *testing.T) {
 					t.Errorf("referrers of %s: %v %v, want %v", c.subject, got, err, c.want)
 				}
 			}
-			for _, d := range []digest.Digest{image, sig, sigOfSig, unindexed} {
+			index, err := reg2.Referrers().Index(ctx, repo)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if subjects := slices.Sorted(maps.Keys(index)); !slices.Equal(subjects, slices.Sorted(slices.Values([]digest.Digest{image, sig}))) {
+				t.Errorf("lists left in the index: %v, want those of %s and %s only", subjects, image, sig)
+			}
+			for _, d := range []digest.Digest{image, sig, sigOfSig, unindexed, lonely} {
 				if _, _, err := reg2.Manifest(ctx, repo, d); err != nil {
 					t.Errorf("live manifest %s: %v", d, err)
 				}
