@@ -339,6 +339,9 @@ func (h *handler) serveDelete(w http.ResponseWriter, r *http.Request, name, ref 
 		h.next.ServeHTTP(w, r)
 		return
 	}
+	// Read before the registry deletes it (its link is gone afterwards).
+	// The registry still authorizes and answers the request; this read
+	// only decides what to remove once it answered 202.
 	mediaType, payload, err := h.o.Manifests.Manifest(r.Context(), name, dgst)
 	if err != nil {
 		h.next.ServeHTTP(w, r) // unknown here: the registry answers
