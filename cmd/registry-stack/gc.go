@@ -16,7 +16,7 @@ import (
 func runGarbageCollect(ctx context.Context, args, environ []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("garbage-collect", flag.ContinueOnError)
 	dryRun := fs.Bool("dry-run", false, "report what would be removed, remove nothing")
-	untagged := fs.Bool("delete-untagged", false, "also remove manifests no tag points at")
+	untagged := fs.Bool("delete-untagged", false, "also remove manifests no tag points at (referrers of kept manifests, such as signatures and SBOMs, are kept)")
 	verbose := fs.Bool("verbose", false, "print each marked and removed manifest and blob")
 	uploads := fs.Bool("uploads", false, "also remove abandoned upload sessions (see --uploads-older-than)")
 	olderThan := fs.Duration("uploads-older-than", 0, "with --uploads: remove sessions started longer ago than this; 0s removes all (default: the upload purge age, storage.upload_purge_age)")
@@ -43,6 +43,7 @@ func runGarbageCollect(ctx context.Context, args, environ []string, stdout, stde
 	if *uploads {
 		printUploads(stdout, res, opts)
 	}
+	printManifests(stdout, res, opts)
 	fmt.Fprintf(stdout, "blobs before: %d (%s)\n", res.BlobsBefore, mib(res.BytesBefore))
 	if *dryRun {
 		fmt.Fprintln(stdout, "dry run: nothing removed (--verbose lists what would be)")
@@ -82,3 +83,24 @@ func flagSet(fs *flag.FlagSet, name string) bool {
 }
 
 func mib(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
+
+// printManifests lists each removed manifest and sums up the changes to the
+// referrers index.
+func printManifests(w io.Writer, res registry.GCResult, opts registry.GCOptions) {
+	verb, add := "removed", "added"
+	if opts.DryRun {
+		verb, add = "would remove", "would add"
+	}
+	referrers := 0
+	for _, m := range res.ManifestsRemoved {
+		why := "untagged"
+		if m.Referrer {
+			why, referrers = "referrer of a manifest that is gone", referrers+1
+		}
+		if opts.Verbose {
+			fmt.Fprintf(w, "%s manifest %s@%s (%s)\n", verb, m.Repository, m.Digest, why)
+		}
+	}
+	fmt.Fprintf(w, "manifests: %s %d (%d of them referrers of manifests that are gone)\n", verb, len(res.ManifestsRemoved), referrers)
+	fmt.Fprintf(w, "referrers index: %s %d entries, %s %d\n", verb, res.ReferrerEntriesRemoved, add, res.ReferrerEntriesAdded)
+}

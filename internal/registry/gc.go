@@ -46,12 +46,20 @@ type GCResult struct {
 	// AliasesRemoved counts sha512 digests removed because their content
 	// is gone (in a dry run: those whose content is gone already).
 	AliasesRemoved int
+	// ManifestsRemoved are the manifests found to be garbage (untagged
+	// ones with RemoveUntagged, referrers whose subject is gone).
+	ManifestsRemoved []RemovedManifest
+	// ReferrerEntriesRemoved and ReferrerEntriesAdded count the changes
+	// to the referrers index.
+	ReferrerEntriesRemoved, ReferrerEntriesAdded int
 }
 
 // ErrInUse means a registry-stack server holds the data dir.
 var ErrInUse = errors.New("a registry-stack server is running on this data dir")
 
-// GarbageCollect removes blobs no manifest references, with distribution's
+// GarbageCollect removes garbage manifests (untagged ones with
+// opts.RemoveUntagged, referrers whose subject is gone: see
+// collectManifests), then blobs no manifest references, with distribution's
 // mark-and-sweep, from the storage cfg describes, and with opts.Uploads
 // first the upload sessions older than opts.UploadsOlderThan. It must not
 // run while a server writes to the same storage (an upload in progress is
@@ -88,8 +96,16 @@ func GarbageCollect(ctx context.Context, cfg *config.Config, opts GCOptions) (GC
 	if err != nil {
 		return res, fmt.Errorf("open registry storage: %w", err)
 	}
+	// sha512 references protect the sha256 content behind them, and each
+	// digest is seen once (digestalias.ForGC). Manifests are collected here
+	// (see collectManifests), so distribution's mark-and-sweep only frees
+	// blobs.
 	aliases := digestalias.NewStore(driver)
-	if err := storage.MarkAndSweep(ctx, driver, digestalias.ForGC(ns, aliases), storage.GCOpts{DryRun: opts.DryRun, RemoveUntagged: opts.RemoveUntagged, Quiet: !opts.Verbose}); err != nil {
+	gcns := digestalias.ForGC(ns, aliases)
+	if err := collectManifests(ctx, driver, gcns, opts, &res); err != nil {
+		return res, fmt.Errorf("garbage collect: %w", err)
+	}
+	if err := storage.MarkAndSweep(ctx, driver, gcns, storage.GCOpts{DryRun: opts.DryRun, Quiet: !opts.Verbose}); err != nil {
 		return res, fmt.Errorf("garbage collect: %w", err)
 	}
 	// sha512 digests whose content is gone (swept above, or deleted by its

@@ -19,10 +19,13 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/distribution/distribution/v3"
 	"github.com/distribution/distribution/v3/registry/api/errcode"
 	v2 "github.com/distribution/distribution/v3/registry/api/v2"
+	"github.com/distribution/distribution/v3/registry/storage"
 	"github.com/distribution/reference"
 	"github.com/gorilla/mux"
+	"github.com/opencontainers/go-digest"
 
 	"github.com/distribution/distribution/v3/configuration"
 	"github.com/distribution/distribution/v3/registry/handlers"
@@ -40,6 +43,7 @@ import (
 
 	"github.com/registry-stack/registry-stack/internal/config"
 	"github.com/registry-stack/registry-stack/internal/digestalias"
+	"github.com/registry-stack/registry-stack/internal/referrers"
 )
 
 // Options are the parts of the registry that are not plain configuration.
@@ -70,6 +74,10 @@ type Registry struct {
 	usage   *memo[UploadUsage]
 	// catalogMax is distribution.catalog.maxentries, the largest page.
 	catalogMax int
+	// storage reads manifests through distribution's storage layer, on
+	// the same driver instance as the readiness probe.
+	storage   distribution.Namespace
+	referrers *referrers.Store
 }
 
 // New builds the distribution App. distribution panics on many bad settings;
@@ -96,7 +104,13 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Registry, erro
 	if err != nil {
 		return nil, err
 	}
+	ns, err := storage.NewRegistry(ctx, driver)
+	if err != nil {
+		return nil, fmt.Errorf("storage %s: %w", dcfg.Storage.Type(), err)
+	}
 	return &Registry{
+		storage:    ns,
+		referrers:  referrers.NewStore(driver),
 		app:        app,
 		aliases:    digestalias.New(app, digestalias.NewStore(driver)),
 		driver:     driver,
@@ -158,6 +172,31 @@ func serveUnmatched(w http.ResponseWriter, req *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusNotFound)
 	_, _ = io.WriteString(w, `{"errors":[{"code":"UNSUPPORTED","message":"no such registry API endpoint"}]}`+"\n")
+}
+
+// Referrers is the referrers index, kept in the registry's storage.
+func (r *Registry) Referrers() *referrers.Store { return r.referrers }
+
+// Manifest reads the manifest dgst of repository repo through
+// distribution's storage: its media type and payload.
+func (r *Registry) Manifest(ctx context.Context, repo string, dgst digest.Digest) (string, []byte, error) {
+	named, err := reference.WithName(repo)
+	if err != nil {
+		return "", nil, err
+	}
+	rep, err := r.storage.Repository(ctx, named)
+	if err != nil {
+		return "", nil, err
+	}
+	ms, err := rep.Manifests(ctx)
+	if err != nil {
+		return "", nil, err
+	}
+	m, err := ms.Get(ctx, dgst)
+	if err != nil {
+		return "", nil, fmt.Errorf("manifest %s of %s: %w", dgst, repo, err)
+	}
+	return m.Payload()
 }
 
 // CatalogMaxEntries is the largest catalog page (distribution's

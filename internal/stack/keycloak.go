@@ -30,9 +30,9 @@ type authMode struct {
 	// JWKS), which listed origins may read.
 	passthrough http.Handler
 	exact       map[string]http.Handler
-	// wrapRegistry puts a handler in front of the registry (the filtered
-	// catalog).
-	wrapRegistry func(reg *registry.Registry) http.Handler
+	// wrapRegistry puts a handler in front of next, the registry's API
+	// (the filtered catalog).
+	wrapRegistry func(reg *registry.Registry, next http.Handler) http.Handler
 	// policy is oidc mode's live policy, for reloads.
 	policy *policy.Live
 	// checks gate readiness: signing keys loaded, issuer known.

@@ -101,9 +101,9 @@ func newOIDCMode(cfg *config.Config, publicURL string, log *slog.Logger) (*authM
 	if err != nil {
 		return nil, err
 	}
-	m.wrapRegistry = func(reg *registry.Registry) http.Handler {
+	m.wrapRegistry = func(reg *registry.Registry, next http.Handler) http.Handler {
 		return catalog.New(catalog.Options{Lister: reg, Verifier: ownTokens, Service: o.Service, Policy: m.policy,
-			MaxEntries: reg.CatalogMaxEntries(), Logger: log}, reg)
+			MaxEntries: reg.CatalogMaxEntries(), Logger: log}, next)
 	}
 	log.Info("oidc mode", "keycloak_url", kc.URL, "realm", kc.Realm, "client_id", o.ClientID, "service", o.Service,
 		"token_endpoint", publicURL+o.TokenPath, "signing_key", signer.Active().KeyID())

@@ -14,6 +14,7 @@ import (
 
 	"github.com/registry-stack/registry-stack/internal/config"
 	"github.com/registry-stack/registry-stack/internal/policy"
+	"github.com/registry-stack/registry-stack/internal/referrers"
 	"github.com/registry-stack/registry-stack/internal/registry"
 	"github.com/registry-stack/registry-stack/internal/registryerrors"
 	"github.com/registry-stack/registry-stack/internal/server"
@@ -96,9 +97,17 @@ func New(ctx context.Context, cfg *config.Config, o Options) (st *Stack, err err
 	if err := metrics.Register(reg.Collector()); err != nil {
 		return nil, err
 	}
-	routes.Registry = reg
+	// The referrers API sits in front of distribution and authorizes its
+	// listings with the same token verification as the registry's routes.
+	refOpts := referrers.Options{Store: reg.Referrers(), Manifests: reg, Logger: o.Logger}
+	if mode.access != nil {
+		if refOpts.Access, err = tokenauth.New(*mode.access); err != nil {
+			return nil, err
+		}
+	}
+	routes.Registry = referrers.New(refOpts, reg)
 	if mode.wrapRegistry != nil {
-		routes.Registry = mode.wrapRegistry(reg)
+		routes.Registry = mode.wrapRegistry(reg, routes.Registry)
 	}
 	// Outermost, so the filtered catalog's answers are guarded too.
 	routes.Registry = registryerrors.New(routes.Registry, registryerrors.Options{Logger: o.Logger})
