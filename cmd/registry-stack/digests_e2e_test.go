@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	"github.com/google/go-containerregistry/pkg/v1/static"
 
 	"github.com/registry-stack/registry-stack/internal/clientscenarios"
 	"github.com/registry-stack/registry-stack/internal/stackrun"
@@ -46,6 +47,19 @@ func TestGarbageCollectSHA512(t *testing.T) {
 	keep := clientscenarios.PushPullSHA512(t, ctx, keepRepo, authn.Anonymous)
 	orphan := clientscenarios.PushSHA512Blob(t, ctx, keepRepo, []byte("pushed by sha512, never referenced "+time.Now().String()))
 	drop := clientscenarios.PushPullSHA512(t, ctx, dropRepo, authn.Anonymous)
+	// A signature that names the kept image by its sha512 digest: the
+	// collection must know its subject is live.
+	kept, err := remote.Get(keepRepo.Digest(keep.Manifest.String()), remote.WithContext(ctx))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.WriteLayer(keepRepo, static.NewLayer([]byte("{}"), "application/vnd.oci.empty.v1+json"), remote.WithContext(ctx)); err != nil {
+		t.Fatal(err)
+	}
+	client := registryClient(t, ctx, keepRepo, clientLogin{})
+	if _, _, err := putManifest(ctx, client, keepRepo, artifact("application/vnd.example.signature", kept.Descriptor, nil)); err != nil {
+		t.Fatalf("signature of the sha512 image: %v", err)
+	}
 	if err := remote.Delete(dropRepo.Digest(drop.Manifest.String()), remote.WithContext(ctx)); err != nil {
 		t.Fatalf("delete by sha512: %v", err)
 	}
@@ -91,6 +105,12 @@ func TestGarbageCollectSHA512(t *testing.T) {
 		if err != nil {
 			t.Errorf("kept blob %v: %v", d, err)
 		}
+	}
+	sigs, _, _ := listAll(t, ctx, registryClient(t, ctx, reg2.Repo("gc", "keep"), clientLogin{}), reg2.Repo("gc", "keep"), keep.Manifest, "")
+	if len(sigs) != 1 {
+		t.Errorf("referrers of the kept sha512 image after garbage-collect: %d, want its signature", len(sigs))
+	} else if _, err := remote.Get(reg2.Repo("gc", "keep").Digest(sigs[0].Digest.String()), opts...); err != nil {
+		t.Errorf("signature of the kept sha512 image after garbage-collect: %v", err)
 	}
 	rt, err := transport.NewWithContext(ctx, reg2, authn.Anonymous, http.DefaultTransport, []string{reg2.Repo("gc", "keep").Scope(transport.PullScope)})
 	if err != nil {

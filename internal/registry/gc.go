@@ -102,7 +102,7 @@ func GarbageCollect(ctx context.Context, cfg *config.Config, opts GCOptions) (GC
 	// blobs.
 	aliases := digestalias.NewStore(driver)
 	gcns := digestalias.ForGC(ns, aliases)
-	if err := collectManifests(ctx, driver, gcns, opts, &res); err != nil {
+	if err := collectManifests(ctx, driver, gcns, aliases, opts, &res); err != nil {
 		return res, fmt.Errorf("garbage collect: %w", err)
 	}
 	if err := storage.MarkAndSweep(ctx, driver, gcns, storage.GCOpts{DryRun: opts.DryRun, Quiet: !opts.Verbose}); err != nil {

@@ -13,6 +13,7 @@ import (
 	"github.com/distribution/reference"
 	"github.com/opencontainers/go-digest"
 
+	"github.com/registry-stack/registry-stack/internal/digestalias"
 	"github.com/registry-stack/registry-stack/internal/referrers"
 )
 
@@ -47,7 +48,7 @@ type manifestNode struct {
 //     or never pushed);
 //   - an index entry stays only when both its subject and its referrer
 //     are live; a live referrer of a live subject without one gets one.
-func collectManifests(ctx context.Context, driver storagedriver.StorageDriver, ns distribution.Namespace, opts GCOptions, res *GCResult) error {
+func collectManifests(ctx context.Context, driver storagedriver.StorageDriver, ns distribution.Namespace, aliases *digestalias.Store, opts GCOptions, res *GCResult) error {
 	repos, ok := ns.(distribution.RepositoryEnumerator)
 	if !ok {
 		return errors.New("registry storage cannot enumerate repositories")
@@ -71,7 +72,11 @@ func collectManifests(ctx context.Context, driver storagedriver.StorageDriver, n
 		if err != nil {
 			return fmt.Errorf("repository %s: %w", name, err)
 		}
-		live := liveManifests(nodes, tagged, opts.RemoveUntagged)
+		canonical, err := subjectAliases(ctx, aliases, name, nodes)
+		if err != nil {
+			return fmt.Errorf("repository %s: %w", name, err)
+		}
+		live := liveManifests(nodes, tagged, canonical, opts.RemoveUntagged)
 		for _, d := range slices.Sorted(maps.Keys(nodes)) {
 			if live[d] {
 				continue
@@ -152,13 +157,40 @@ func readTags(ctx context.Context, repo distribution.Repository) ([]string, map[
 	return all, tagged, nil
 }
 
-// liveManifests computes the live set (see collectManifests).
-func liveManifests(nodes map[digest.Digest]*manifestNode, tagged map[digest.Digest]bool, removeUntagged bool) map[digest.Digest]bool {
+// subjectAliases maps each subject named by a sha512 (alias) digest to the
+// sha256 digest its manifest is stored under, which is the one the
+// collection knows it by.
+func subjectAliases(ctx context.Context, aliases *digestalias.Store, repo string, nodes map[digest.Digest]*manifestNode) (map[digest.Digest]digest.Digest, error) {
+	canonical := map[digest.Digest]digest.Digest{}
+	for _, n := range nodes {
+		if n.referrer == nil || !digestalias.IsAlias(n.referrer.Subject) {
+			continue
+		}
+		d, err := aliases.Resolve(ctx, repo, digestalias.Revision, n.referrer.Subject)
+		if errors.Is(err, digestalias.ErrNoAlias) {
+			continue // the subject was never pushed (or is gone)
+		}
+		if err != nil {
+			return nil, err
+		}
+		canonical[n.referrer.Subject] = d
+	}
+	return canonical, nil
+}
+
+// liveManifests computes the live set (see collectManifests). canonical
+// maps subjects named by an alias digest to their stored digest; an alias
+// is live when its stored manifest is.
+func liveManifests(nodes map[digest.Digest]*manifestNode, tagged map[digest.Digest]bool, canonical map[digest.Digest]digest.Digest, removeUntagged bool) map[digest.Digest]bool {
 	bySubject := map[digest.Digest][]digest.Digest{}
 	var queue []digest.Digest
 	for d, n := range nodes {
 		if n.referrer != nil {
-			bySubject[n.referrer.Subject] = append(bySubject[n.referrer.Subject], d)
+			subject := n.referrer.Subject
+			if c, ok := canonical[subject]; ok {
+				subject = c
+			}
+			bySubject[subject] = append(bySubject[subject], d)
 		}
 		if tagged[d] || n.unreadable || (!removeUntagged && n.referrer == nil) {
 			queue = append(queue, d)
@@ -175,6 +207,11 @@ func liveManifests(nodes map[digest.Digest]*manifestNode, tagged map[digest.Dige
 		live[d] = true
 		queue = append(queue, n.children...)
 		queue = append(queue, bySubject[d]...)
+	}
+	for alias, c := range canonical {
+		if live[c] {
+			live[alias] = true
+		}
 	}
 	return live
 }
