@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { attachedText, cosignTag, fallbackTags, groupTags } from '../static/js/lib/cosigntags.js';
+import { attachedText, cosignTag, fallbackTags, groupTags, kindName } from '../static/js/lib/cosigntags.js';
 
 const hex = 'ab'.repeat(32);
 const hex2 = 'cd'.repeat(32);
@@ -37,4 +37,8 @@ test('attachedText counts by kind', () => {
   assert.equal(attachedText([{ kind: 'sig' }]), '1 signature');
   assert.equal(attachedText([{ kind: 'sbom' }, { kind: 'sig' }, { kind: 'att' }, { kind: 'att' }]), '1 signature, 2 attestations, 1 SBOM');
   assert.equal(attachedText([]), '');
+});
+
+test('kindName', () => {
+  assert.deepEqual(['sig', 'att', 'sbom', 'x'].map(kindName), ['signature', 'attestation', 'SBOM', 'x']);
 });

@@ -49,6 +49,11 @@ export function groupTags(tags) {
   return { plain, attached, hidden: tags.length - plain.length };
 }
 
+/** kindName names one kind of fallback tag: 'signature', 'attestation' or 'SBOM'. */
+export function kindName(kind) {
+  return KINDS[kind] ? KINDS[kind][0] : String(kind);
+}
+
 /** attachedText says what a group holds: "1 signature, 1 attestation". */
 export function attachedText(list) {
   const counts = new Map();
