@@ -157,8 +157,8 @@ export function manifestView(ctx, route) {
         refs.map((r) => [
           h('span', { 'data-referrer-type': r.category }, h('span', { class: 'referrer-label' }, r.label), r.label !== r.artifactType && r.artifactType ? h('code', { class: 'small block', title: 'Artifact type' }, r.artifactType) : null),
           link(pathFor({ view: 'manifest', name, digest: r.digest }), shortDigest(r.digest), { title: r.digest, 'data-referrer': r.digest }),
-          formatBytes(r.size),
-          r.created ? dateTime(r.created) : '—',
+          h('span', { class: 'nowrap' }, formatBytes(r.size)),
+          h('span', { class: 'nowrap' }, r.created ? dateTime(r.created) : '—'),
           r.annotations.length
             ? h('ul', { class: 'annotations' }, r.annotations.map((a) => h('li', {}, h('code', {}, a.key), ' ', h('span', { class: 'annotation-value' }, a.value))))
             : '—',
