@@ -153,6 +153,11 @@ func browseReferrers(t *testing.T, tab *browsertest.Tab, baseURL, repo string, f
 	}
 	tab.Do(t, "show signature tags", chromedp.Click(css(`#show-signature-tags`)))
 	tab.WaitTrue(t, "fallback tag row", fmt.Sprintf(`(%s).includes(%q)`, tagNames, f.fallbackTag))
+	tab.Do(t, "open the fallback tag", chromedp.Click(css(fmt.Sprintf(`a.tag[href$=%q]`, ":"+f.fallbackTag))), chromedp.WaitVisible(css(`[data-fallback-of]`)))
+	if of := browsertest.Eval[string](t, tab, `document.querySelector('[data-fallback-of]').dataset.fallbackOf`); of != f.image.String() {
+		t.Errorf("fallback tag page names %q as its image, want %s", of, f.image)
+	}
+	tab.Do(t, "back to the tags", chromedp.NavigateBack(), chromedp.WaitVisible(css(`#show-signature-tags`)))
 	tab.Do(t, "hide signature tags", chromedp.Click(css(`#show-signature-tags`)))
 	tab.WaitTrue(t, "fallback tag row gone", fmt.Sprintf(`!(%s).includes(%q)`, tagNames, f.fallbackTag))
 
