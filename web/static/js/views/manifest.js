@@ -45,7 +45,7 @@ export function manifestView(ctx, route) {
           ['Artifact type', s.artifactType ? h('code', { 'data-artifact-type': true }, s.artifactType) : ''],
           ['Size', s.kind === 'index' ? `${formatBytes(s.manifestSize)} index (platform sizes below)` : `${formatBytes(s.totalSize)} (${plural(s.layers.length, s.kind === 'artifact' ? 'blob' : 'layer')} + config)`],
           ['Subject', s.subject ? link(pathFor({ view: 'manifest', name, digest: s.subject.digest }), shortDigest(s.subject.digest)) : ''],
-          ['Cosign ' + (fallback ? kindName(fallback.kind) : '') + ' of', fallback ? link(pathFor({ view: 'manifest', name, digest: fallback.digest }), shortDigest(fallback.digest), { 'data-fallback-of': fallback.digest }) : ''],
+          fallback ? [`Cosign ${kindName(fallback.kind)} of`, link(pathFor({ view: 'manifest', name, digest: fallback.digest }), shortDigest(fallback.digest), { 'data-fallback-of': fallback.digest })] : ['', ''],
           ['Pull', command(pullCommand(host, name, pullRef))],
         ]),
         canDelete ? h('div', { class: 'actions' }, deleteButton(s.digest)) : null,
