@@ -6,12 +6,14 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/google/go-containerregistry/pkg/name"
 
 	"github.com/registry-stack/registry-stack/internal/browsertest"
 )
 
 // TestUIOIDC: in oidc mode the UI shows each user only what the policy
-// lets them do, and who they are signed in as.
+// lets them do, who they are signed in as, and the referrers of an image
+// they may only pull.
 func TestUIOIDC(t *testing.T) {
 	tab := browsertest.NewBrowser(t)
 	s := newOIDCSetup(t, "rs-ui-oidc")
@@ -40,6 +42,11 @@ func TestUIOIDC(t *testing.T) {
 	}
 	wantStrings(t, "identity panel groups", browsertest.Eval[[]string](t, tab, `[...document.querySelectorAll('dd[data-identity="groups"] li')].map(li => li.textContent)`), []string{"/team-b"})
 	tab.Screenshot(t, "oidc-identity")
+
+	// Referrers need only pull: bob reads a signed image in public/.
+	reg, _ := name.NewRegistry(st.Addr, name.Insecure)
+	f := pushSignedFixture(t, ctx, reg.Repo("public", "signed"), clientLogin{user: "carol", password: "carol-password"})
+	browseReferrers(t, tab, st.URL, "public/signed", f, false)
 	if p := tab.Problems(); len(p) > 0 {
 		t.Errorf("browser problems: %q", p)
 	}

@@ -170,10 +170,46 @@ test('errors carry their kind', async (t) => {
 
 test('referrers: a registry without the API yields an empty list, not an error', async () => {
   const none = fakeStack({ auth: false });
-  assert.deepEqual(await new Registry({ fetch: none.fetch }).referrers('a', d('1')), []);
+  assert.deepEqual(await new Registry({ fetch: none.fetch }).referrers('a', d('1')), { manifests: [], more: false });
   const some = fakeStack({ auth: false, referrers: { schemaVersion: 2, mediaType: MT.ociIndex, manifests: [{ digest: d('5'), artifactType: 'application/vnd.dev.cosign.artifact.sig.v1+json', size: 10 }] } });
   const refs = await new Registry({ fetch: some.fetch }).referrers('a', d('1'));
-  assert.equal(refs[0].artifactType, 'application/vnd.dev.cosign.artifact.sig.v1+json');
+  assert.equal(refs.manifests[0].artifactType, 'application/vnd.dev.cosign.artifact.sig.v1+json');
+  assert.equal(refs.more, false);
+});
+
+test('referrers: follows the Link header page by page, up to maxPages', async () => {
+  const all = ['1', '2', '3', '4', '5'].map((c) => ({ digest: d(c), artifactType: 'application/spdx+json', size: 1 }));
+  const seen = [];
+  const fetch = fakeFetch((url) => {
+    seen.push(url.pathname + url.search);
+    if (url.pathname !== `/v2/team/app/referrers/${d('0')}`) return response(404, {});
+    const last = url.searchParams.get('last');
+    const start = last ? all.findIndex((m) => m.digest === last) + 1 : 0;
+    const page = all.slice(start, start + 2);
+    const headers = { 'Content-Type': MT.ociIndex };
+    if (start + 2 < all.length) headers.Link = `</v2/team/app/referrers/${d('0')}?last=${page[1].digest}>; rel="next"`;
+    if (url.searchParams.get('fail')) return response(500, {});
+    return response(200, { schemaVersion: 2, mediaType: MT.ociIndex, manifests: page }, headers);
+  });
+  const reg = new Registry({ fetch });
+  const got = await reg.referrers('team/app', d('0'));
+  assert.deepEqual(got.manifests.map((m) => m.digest), all.map((m) => m.digest));
+  assert.equal(got.more, false);
+  assert.equal(seen.length, 3);
+  const capped = await reg.referrers('team/app', d('0'), { maxPages: 2 });
+  assert.equal(capped.manifests.length, 4);
+  assert.equal(capped.more, true);
+});
+
+test('referrers: a Link to another host is not followed', async () => {
+  const seen = [];
+  const fetch = fakeFetch((url) => {
+    seen.push(url.href);
+    return response(200, { schemaVersion: 2, mediaType: MT.ociIndex, manifests: [{ digest: d('1') }] }, { Link: `<https://elsewhere.example/v2/team/app/referrers/${d('0')}?last=x>; rel="next"` });
+  });
+  const got = await new Registry({ fetch }).referrers('team/app', d('0'));
+  assert.equal(got.manifests.length, 1);
+  assert.equal(seen.length, 1);
 });
 
 test('tagDetails: image size and created date, index over its platforms', async () => {

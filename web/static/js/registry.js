@@ -6,6 +6,7 @@
 import { ApiError, firstError } from './lib/apierror.js';
 import { bearerChallenge } from './lib/challenge.js';
 import { nextLast } from './lib/link.js';
+import { nextReferrersPath } from './lib/referrers.js';
 import { grants } from './lib/jwt.js';
 import { ACCEPT, MT } from './lib/manifest.js';
 import { kindForStatus } from './lib/problem.js';
@@ -127,19 +128,31 @@ export class Registry {
   }
 
   /**
-   * referrers lists manifests that refer to digest (signatures, SBOMs).
-   * Registries without the referrers API answer 404: that, and any other
-   * failure, yields an empty list, never an error.
+   * referrers lists the descriptors of the manifests that refer to digest
+   * (signatures, SBOMs, attestations), following the Link header for up
+   * to maxPages pages: {manifests, more}, more telling that pages were
+   * left. Registries without the referrers API answer 404: that, and any
+   * other failure of the first page, yields an empty list, never an error;
+   * a later page that fails ends the list there, marked more.
    */
-  async referrers(name, digest, { signal } = {}) {
-    try {
-      const res = await this.request(`/v2/${name}/referrers/${digest}`, { accept: MT.ociIndex, signal });
-      const body = await res.json();
-      return Array.isArray(body.manifests) ? body.manifests : [];
-    } catch (err) {
-      if (err && err.name === 'AbortError') throw err;
-      return [];
+  async referrers(name, digest, { signal, maxPages = 10 } = {}) {
+    const manifests = [];
+    let path = `/v2/${name}/referrers/${digest}`;
+    for (let page = 0; path; page++) {
+      if (page === maxPages) return { manifests, more: true };
+      let res;
+      let body;
+      try {
+        res = await this.request(path, { accept: MT.ociIndex, signal });
+        body = await res.json();
+      } catch (err) {
+        if (err && err.name === 'AbortError') throw err;
+        return { manifests, more: page > 0 };
+      }
+      if (body && Array.isArray(body.manifests)) manifests.push(...body.manifests);
+      path = nextReferrersPath(res.headers.get('Link'), path);
     }
+    return { manifests, more: false };
   }
 
   /**

@@ -7,8 +7,10 @@ import { clear, h, link } from '../dom.js';
 import { isAbort } from '../lib/apierror.js';
 import { formatBytes, plural, pullCommand, shortDigest } from '../lib/format.js';
 import { dockerfile, formatCommand, parseConfig } from '../lib/imageconfig.js';
+import { cosignTag, fallbackTags, kindName } from '../lib/cosigntags.js';
 import { layerTypeLabel, summarize } from '../lib/manifest.js';
 import { describe } from '../lib/problem.js';
+import { describeReferrer, sortReferrers } from '../lib/referrers.js';
 import { pathFor, reference } from '../lib/route.js';
 import { breadcrumb, command, confirm, copyButton, dateTime, dl, loading, mayDelete, problem, pullHost, table } from './common.js';
 
@@ -32,6 +34,7 @@ export function manifestView(ctx, route) {
     const parts = [];
     const host = pullHost(ctx);
     const pullRef = route.digest || route.tag;
+    const fallback = route.tag ? cosignTag(route.tag) : null; // a sha256-<hex>.sig tag names the image it belongs to
     parts.push(
       section(
         'Overview',
@@ -42,6 +45,7 @@ export function manifestView(ctx, route) {
           ['Artifact type', s.artifactType ? h('code', { 'data-artifact-type': true }, s.artifactType) : ''],
           ['Size', s.kind === 'index' ? `${formatBytes(s.manifestSize)} index (platform sizes below)` : `${formatBytes(s.totalSize)} (${plural(s.layers.length, s.kind === 'artifact' ? 'blob' : 'layer')} + config)`],
           ['Subject', s.subject ? link(pathFor({ view: 'manifest', name, digest: s.subject.digest }), shortDigest(s.subject.digest)) : ''],
+          fallback ? [`Cosign ${kindName(fallback.kind)} of`, link(pathFor({ view: 'manifest', name, digest: fallback.digest }), shortDigest(fallback.digest), { 'data-fallback-of': fallback.digest })] : ['', ''],
           ['Pull', command(pullCommand(host, name, pullRef))],
         ]),
         canDelete ? h('div', { class: 'actions' }, deleteButton(s.digest)) : null,
@@ -55,8 +59,9 @@ export function manifestView(ctx, route) {
     }
     if (s.layers.length) parts.push(layersSection(s));
     if (s.annotations.length) parts.push(section('Annotations', table('Annotations', ['Key', 'Value'], s.annotations.map((a) => [h('code', {}, a.key), a.value]))));
-    const refs = await ctx.registry.referrers(name, s.digest, { signal: ctx.signal });
-    if (refs.length) parts.push(referrersSection(refs));
+    const [refs, tags] = await Promise.all([ctx.registry.referrers(name, s.digest, { signal: ctx.signal }), fallbackTagsOf(s.digest)]);
+    if (refs.manifests.length) parts.push(referrersSection(refs));
+    if (tags.length) parts.push(fallbackSection(tags));
     parts.push(h('details', { class: 'card raw' }, h('summary', {}, 'Raw manifest'), h('pre', {}, h('code', {}, JSON.stringify(m.body, null, 2)))));
     clear(body).append(...parts);
   }
@@ -143,15 +148,55 @@ export function manifestView(ctx, route) {
     );
   }
 
-  function referrersSection(refs) {
+  function referrersSection({ manifests, more }) {
+    const refs = sortReferrers(manifests.map(describeReferrer).filter((r) => r.digest));
     return section(
       'Referrers',
-      h('p', { class: 'muted' }, 'Signatures, SBOMs and other artifacts that refer to this manifest.'),
+      h('p', { class: 'muted' }, 'Signatures, SBOMs, attestations and other artifacts that refer to this manifest. Each opens its own page.'),
       table(
         'Referrers',
-        ['Artifact type', 'Digest', 'Size'],
-        refs.map((r) => [h('code', {}, r.artifactType || r.mediaType || 'unknown'), link(pathFor({ view: 'manifest', name, digest: r.digest }), shortDigest(r.digest)), formatBytes(r.size)]),
+        ['Type', 'Digest', 'Size', 'Created', 'Annotations'],
+        refs.map((r) => [
+          h('span', { 'data-referrer-type': r.category }, h('span', { class: 'referrer-label' }, r.label), r.label !== r.artifactType && r.artifactType ? h('code', { class: 'small block', title: 'Artifact type' }, r.artifactType) : null),
+          link(pathFor({ view: 'manifest', name, digest: r.digest }), shortDigest(r.digest), { title: r.digest, 'data-referrer': r.digest }),
+          h('span', { class: 'nowrap' }, formatBytes(r.size)),
+          h('span', { class: 'nowrap' }, r.created ? dateTime(r.created) : '—'),
+          r.annotations.length
+            ? h('ul', { class: 'annotations' }, r.annotations.map((a) => h('li', {}, h('code', {}, a.key), ' ', h('span', { class: 'annotation-value' }, a.value))))
+            : '—',
+        ]),
         'referrers',
+      ),
+      more ? h('p', { class: 'muted small' }, `Only the first ${plural(refs.length, 'referrer')} are shown.`) : null,
+    );
+  }
+
+  /** fallbackTagsOf lists the cosign fallback tags (.sig, .att, .sbom) that exist for digest. */
+  async function fallbackTagsOf(digest) {
+    if (!digest) return [];
+    const found = await Promise.all(
+      fallbackTags(digest).map((tag) =>
+        ctx.registry.digestOf(name, tag, { signal: ctx.signal }).then(
+          (d) => ({ tag, digest: d }),
+          (err) => {
+            if (isAbort(err)) throw err;
+            return null;
+          },
+        ),
+      ),
+    );
+    return found.filter(Boolean);
+  }
+
+  function fallbackSection(tags) {
+    return section(
+      'Signature tags',
+      h('p', { class: 'muted' }, 'Tags cosign stores next to this manifest when it does not use the referrers API. The tag list groups them under this image.'),
+      table(
+        'Signature tags',
+        ['Kind', 'Tag', 'Digest'],
+        tags.map((t) => [kindName(cosignTag(t.tag).kind), link(pathFor({ view: 'manifest', name, tag: t.tag }), t.tag, { 'data-fallback-tag': t.tag }), h('code', { title: t.digest }, shortDigest(t.digest))]),
+        'fallback-tags',
       ),
     );
   }

@@ -14,17 +14,19 @@ import { tagTable } from './tagtable.js';
 import { filterBox, prefSwitch } from './toolbar.js';
 
 const DIGESTS_KEY = 'registry-stack.showDigests';
+const FALLBACK_KEY = 'registry-stack.showSignatureTags';
 
 export function repositoryView(ctx, route) {
   const { name } = route;
   const status = h('p', { class: 'muted', role: 'status', id: 'tags-status' });
   const loader = tagLoader(ctx, name, { onDetails: (tag) => table.fill(tag) });
-  const table = tagTable(ctx, { name, loader, selection: null, status, filter: route.q || '', digests: prefs.flag(DIGESTS_KEY) });
+  const table = tagTable(ctx, { name, loader, selection: null, status, filter: route.q || '', digests: prefs.flag(DIGESTS_KEY), fallback: prefs.flag(FALLBACK_KEY) });
   const toolbar = h(
     'div',
     { class: 'toolbar' },
     filterBox({ what: 'tags', value: route.q || '', url: (q) => pathFor({ view: 'repository', name, q }), onChange: table.setFilter }),
     prefSwitch({ id: 'show-digests', key: DIGESTS_KEY, label: 'Digests', onChange: table.showDigests }),
+    prefSwitch({ id: 'show-signature-tags', key: FALLBACK_KEY, label: 'Signature tags', onChange: table.showFallback }),
   );
   // Asked in parallel with the tag list; the rows wait for the answer, so
   // the checkbox column never appears under the user's pointer.

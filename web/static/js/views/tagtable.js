@@ -1,8 +1,11 @@
 // The table of a repository's tags: the rows the filter lets through in
 // the chosen sort order, each row filled in when its details arrive, the
-// digest column on demand, and the count in the status line.
+// digest column on demand, and the count in the status line. Cosign's
+// fallback tags (sha256-<hex>.sig, .att, .sbom) are not rows unless asked
+// for: they show as a badge on the row of the image they belong to.
 
 import { clear, h, link } from '../dom.js';
+import { attachedText, groupTags } from '../lib/cosigntags.js';
 import { formatBytes, kindText, plural, pullCommand, shortDigest } from '../lib/format.js';
 import { describe } from '../lib/problem.js';
 import { pathFor } from '../lib/route.js';
@@ -15,9 +18,9 @@ import { copyButton, dateTime, loading, markRows, pullHost } from './common.js';
  * later) supplies the checkboxes and hears of every render. status is the
  * line above the table.
  */
-export function tagTable(ctx, { name, loader, selection, status, filter, digests }) {
-  const state = { tags: [], filter, digests, sort: { key: 'tag', dir: 'desc' } };
-  const cells = new Map(); // tag -> {type, size, created, digest}
+export function tagTable(ctx, { name, loader, selection, status, filter, digests, fallback = false }) {
+  const state = { all: [], tags: [], attached: new Map(), hidden: 0, fallback, filter, digests, sort: { key: 'tag', dir: 'desc' } };
+  const cells = new Map(); // tag -> {type, size, created, digest, attached}
   const element = h('div', { class: 'list' }, loading('Loading tags…'));
   const digestClass = () => ['digest', state.digests ? '' : 'hidden'];
   if (selection) selection.attach(element);
@@ -36,6 +39,24 @@ export function tagTable(ctx, { name, loader, selection, status, filter, digests
     c.size.textContent = formatBytes(d.size);
     c.created.replaceChildren(d.created ? dateTime(d.created) : '—');
     c.digest.replaceChildren(h('code', { title: d.digest }, shortDigest(d.digest)), copyButton(d.digest, `Copy digest of ${tag}`));
+    const group = state.attached.get(d.digest);
+    c.attached.replaceChildren(
+      group
+        ? link(pathFor({ view: 'manifest', name, tag }), attachedText(group), {
+            class: 'badge',
+            'data-attached': tag,
+            title: `Cosign tags of this image: ${group.map((g) => g.tag).join(', ')}`,
+          })
+        : '',
+    );
+  }
+
+  /** useTags shows all tags, or all but the fallback tags, as rows. */
+  function useTags() {
+    const g = groupTags(state.all);
+    state.attached = g.attached;
+    state.hidden = state.fallback ? 0 : g.hidden;
+    state.tags = state.fallback ? state.all : g.plain;
   }
 
   function sortHeader(key, label, cls = '') {
@@ -74,13 +95,14 @@ export function tagTable(ctx, { name, loader, selection, status, filter, digests
       size: h('td', { class: 'num' }, '…'),
       created: h('td', { class: 'nowrap' }, '…'),
       digest: h('td', { class: digestClass() }, '…'),
+      attached: h('span', {}),
     };
     cells.set(tag, c);
     const tr = h(
       'tr',
       { dataset: { tag } },
       selection ? selection.rowCell(tag) : null,
-      h('th', { scope: 'row' }, link(pathFor({ view: 'manifest', name, tag }), tag, { class: 'tag' })),
+      h('th', { scope: 'row' }, link(pathFor({ view: 'manifest', name, tag }), tag, { class: 'tag' }), c.attached),
       c.type,
       c.size,
       c.created,
@@ -95,15 +117,17 @@ export function tagTable(ctx, { name, loader, selection, status, filter, digests
   function render() {
     cells.clear();
     loader.unwatchAll();
-    if (state.tags.length === 0) {
+    if (state.all.length === 0) {
       clear(element).append(h('div', { class: 'empty' }, h('h2', {}, 'No tags'), h('p', {}, 'This repository has no tagged manifests.')));
       status.textContent = '';
       return;
     }
     const order = tagOrder(state.tags, { filter: state.filter, ...state.sort, details: loader.details });
-    status.textContent = state.filter
-      ? `${plural(order.length, 'tag')} of ${state.tags.length.toLocaleString('en-US')} match “${state.filter}”.`
-      : `${plural(state.tags.length, 'tag')}.`;
+    const grouped = state.hidden ? ` ${plural(state.hidden, 'signature tag')} grouped under ${state.attached.size === 1 ? 'its image' : 'their images'}.` : '';
+    status.textContent =
+      (state.filter
+        ? `${plural(order.length, 'tag')} of ${state.tags.length.toLocaleString('en-US')} match “${state.filter}”.`
+        : `${plural(state.tags.length, 'tag')}.`) + grouped;
     const host = pullHost(ctx);
     const rows = order.map((tag) => row(tag, host));
     const table = h(
@@ -137,7 +161,14 @@ export function tagTable(ctx, { name, loader, selection, status, filter, digests
     fill,
     render,
     setTags(tags) {
-      state.tags = tags;
+      state.all = tags;
+      useTags();
+      render();
+    },
+    /** showFallback shows cosign's fallback tags as rows of their own (on) or only as badges. */
+    showFallback(on) {
+      state.fallback = on;
+      useTags();
       render();
     },
     setFilter(q) {
