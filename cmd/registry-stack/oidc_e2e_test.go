@@ -620,7 +620,11 @@ func TestOIDCPolicyReload(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	time.Sleep(300 * time.Millisecond)
+	// Keep the load on until enough requests have crossed the reloads (a
+	// loaded machine serves fewer per second).
+	for enough := time.Now().Add(time.Minute); requests.Load() < 20 && time.Now().Before(enough); {
+		time.Sleep(50 * time.Millisecond)
+	}
 	close(stop)
 	wg.Wait()
 	if !strings.Contains(st.Logs(), `policy.repositories[\"team-a/**\"][1].who[0]`) {
