@@ -14,7 +14,7 @@ artifacts=$root/artifacts
 rm -rf "$artifacts"
 mkdir -p "$artifacts"
 export TEST_ARTIFACTS_DIR=$artifacts
-# The Go tools deps.sh installs (oras) are found by the tests on PATH.
+# The Go tools deps.sh installs (oras, cosign) are found by the tests on PATH.
 PATH="$PATH:$(go env GOPATH)/bin"
 export PATH
 
