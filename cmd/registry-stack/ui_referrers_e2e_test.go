@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -18,11 +19,12 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/registry-stack/registry-stack/internal/browsertest"
+	"github.com/registry-stack/registry-stack/internal/clientscenarios"
 	"github.com/registry-stack/registry-stack/internal/stackrun"
+	"github.com/registry-stack/registry-stack/internal/testenv"
 )
 
 const (
-	cosignSigType = "application/vnd.dev.cosign.artifact.sig.v1+json"
 	simpleSigning = "application/vnd.dev.cosign.simplesigning.v1+json"
 	spdxType      = "application/spdx+json"
 )
@@ -213,4 +215,50 @@ func TestUIReferrers(t *testing.T) {
 	reg, _ := name.NewRegistry(st.Addr, name.Insecure)
 	f := pushSignedFixture(t, ctx, reg.Repo("team", "signed"), clientLogin{})
 	browseReferrers(t, tab, st.URL, "team/signed", f, true)
+}
+
+// TestUIReferrersRealClients: the panel with what the real clients write:
+// an image signed by cosign (offline, OCI 1.1 referrers mode) carrying an
+// SBOM attached by `oras attach`. This is the README's screenshot.
+func TestUIReferrersRealClients(t *testing.T) {
+	for _, tool := range []string{"cosign", "oras"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			testenv.Missing(t, tool+" (scripts/deps.sh installs it)")
+		}
+	}
+	tab := browsertest.NewBrowser(t)
+	st := stackrun.Start(t, nil, "--auth", "none")
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	reg, _ := name.NewRegistry(st.Addr, name.Insecure)
+	repo := reg.Repo("team", "release")
+	img := clientscenarios.PushPullImage(t, ctx, repo.Tag("v1"), remote.WithContext(ctx))
+	digest, err := img.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	egress := newEgressRecorder(t)
+	c := newCosign(t, ctx, egress)
+	c.must("", "generate-key-pair")
+	c.must("", "sign", "--key", "cosign.key", "--tlog-upload=false", "--yes",
+		"--registry-referrers-mode=oci-1-1", "--allow-http-registry", repo.Digest(digest.String()).String())
+	o := newOras(t, ctx, clientLogin{}, map[string]string{"sbom.spdx.json": `{"spdxVersion":"SPDX-2.3","SPDXID":"SPDXRef-DOCUMENT","name":"team/release"}`})
+	o.run("attach", "--plain-http", "--artifact-type", spdxType, "--annotation", "org.opencontainers.image.created=2026-12-01T00:00:00Z",
+		repo.Tag("v1").String(), "sbom.spdx.json:"+spdxType)
+	if seen := egress.requests(); len(seen) != 0 {
+		t.Errorf("cosign tried to leave the machine: %v", seen)
+	}
+
+	tab.Do(t, "open v1", chromedp.Navigate(st.URL+"/r/team/release:v1"), chromedp.WaitVisible(css(`table.referrers`)))
+	tab.WaitTrue(t, "two referrers", `document.querySelectorAll('table.referrers tbody tr').length === 2`)
+	labels := browsertest.Eval[string](t, tab, `document.querySelector('table.referrers tbody').innerText`)
+	for _, want := range []string{"Cosign signature", cosignSigType, "SPDX SBOM", spdxType} {
+		if !strings.Contains(labels, want) {
+			t.Errorf("referrers panel lacks %q:\n%s", want, labels)
+		}
+	}
+	tab.Do(t, "scroll to referrers", chromedp.Evaluate[chromedp.Void](`document.querySelector('section[aria-label="Referrers"]').scrollIntoView({block: 'start'})`))
+	tab.Screenshot(t, "referrers-panel-cosign-oras")
+	checkNoProblems(t, tab)
 }
