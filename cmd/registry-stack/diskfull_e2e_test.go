@@ -58,7 +58,7 @@ func TestDiskFull(t *testing.T) {
 
 	t.Run("abandoned upload", func(t *testing.T) {
 		st := stackrun.Start(t, env, "--data-dir", dataDir)
-		loc := diskStartUpload(t, st.URL, "gc/abandoned")
+		loc := startUpload(t, st.URL, "gc/abandoned")
 		chunk := randomBytes(t, 3<<20)
 		resp := send(t, http.MethodPatch, loc, map[string]string{"Content-Type": "application/octet-stream"}, bytes.NewReader(chunk))
 		if resp.status != http.StatusAccepted {
@@ -327,20 +327,6 @@ func randomBytes(t *testing.T, n int) []byte {
 		t.Fatal(err)
 	}
 	return b
-}
-
-// diskStartUpload begins an upload and returns its absolute Location.
-func diskStartUpload(t *testing.T, base, repo string) string {
-	t.Helper()
-	r := send(t, http.MethodPost, base+"/v2/"+repo+"/blobs/uploads/", nil, nil)
-	if r.status != http.StatusAccepted {
-		t.Fatalf("start upload: %d %s", r.status, r.body)
-	}
-	loc := r.header.Get("Location")
-	if strings.HasPrefix(loc, "/") {
-		loc = base + loc
-	}
-	return loc
 }
 
 // diskPushBlob pushes data as one blob (POST, then PUT with the body) and
