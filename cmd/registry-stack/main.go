@@ -11,11 +11,14 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime/debug"
 	"syscall"
+	"time"
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/registry-stack/registry-stack/internal/buildinfo"
 	"github.com/registry-stack/registry-stack/internal/config"
 	"github.com/registry-stack/registry-stack/internal/logging"
 	"github.com/registry-stack/registry-stack/internal/registry"
@@ -43,7 +46,7 @@ Usage:
   registry-stack garbage-collect [flags] free the storage of unreferenced blobs (server stopped)
   registry-stack policy explain [flags] show what the policy allows a user, and by which rule
   registry-stack probe [flags]          exit 0 when the local server is ready (for HEALTHCHECK)
-  registry-stack version                print the version
+  registry-stack version [--json|--cyclonedx] print the version; the build's modules as JSON or a CycloneDX SBOM
 
 Run "registry-stack <command> -h" for a command's flags.
 `
@@ -74,8 +77,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 	case "bootstrap":
 		return runBootstrap(ctx, args[1:], stdout, stderr)
 	case "version", "--version", "-v":
-		fmt.Fprintf(stdout, "registry-stack %s\n", versionString())
-		return exitOK
+		return runVersion(args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return exitOK
@@ -101,6 +103,63 @@ func fail(stderr io.Writer, cmd string, err error) int {
 	}
 	fmt.Fprintf(stderr, "%s: %v\n", cmd, err)
 	return exitFailure
+}
+
+// runVersion prints the version, or the binary's bill of materials read
+// from its own build info (so it describes exactly this file).
+func runVersion(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("version", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	asJSON := fs.Bool("json", false, "print the version, Go toolchain, build settings and every compiled-in module as JSON")
+	asCDX := fs.Bool("cyclonedx", false, "print a CycloneDX "+buildinfo.SpecVersion+" JSON SBOM of this binary (with its SHA-256)")
+	if err := fs.Parse(args); err != nil {
+		return exitUsage
+	}
+	if fs.NArg() > 0 || (*asJSON && *asCDX) {
+		fmt.Fprintln(stderr, "registry-stack version: takes no arguments and at most one of --json, --cyclonedx")
+		return exitUsage
+	}
+	if !*asJSON && !*asCDX {
+		fmt.Fprintf(stdout, "registry-stack %s\n", versionString())
+		return exitOK
+	}
+	info, err := buildinfo.Read(versionString())
+	if err != nil {
+		fmt.Fprintf(stderr, "registry-stack version: %v\n", err)
+		return exitFailure
+	}
+	var out []byte
+	if *asJSON {
+		out, err = info.JSON()
+	} else {
+		out, err = cycloneDX(info)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "registry-stack version: %v\n", err)
+		return exitFailure
+	}
+	_, _ = stdout.Write(out)
+	return exitOK
+}
+
+func cycloneDX(info buildinfo.Info) ([]byte, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("locate the binary: %w", err)
+	}
+	sum, err := buildinfo.FileSHA256(exe)
+	if err != nil {
+		return nil, err
+	}
+	serial, err := buildinfo.NewSerial()
+	if err != nil {
+		return nil, err
+	}
+	return buildinfo.CycloneDX(info, buildinfo.SBOMOptions{
+		Serial: serial,
+		Time:   time.Now(),
+		Binary: buildinfo.Binary{Name: filepath.Base(exe), SHA256: sum},
+	})
 }
 
 func versionString() string {
