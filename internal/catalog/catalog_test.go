@@ -24,35 +24,52 @@ import (
 
 const issuer, service = "https://registry.example.com", "registry-stack"
 
+// newFixture is a real registry over filesystem storage holding the
+// (empty) repositories repos, a key set to sign tokens with, its verifier,
+// and the policy of grants.
+func newFixture(tb testing.TB, repos []string, grants map[string][]policy.Grant) (*registry.Registry, *signing.Set, *tokenauth.Verifier, *policy.Policy) {
+	tb.Helper()
+	cfg := config.Default()
+	cfg.DataDir = tb.TempDir()
+	reg, err := registry.New(context.Background(), &cfg, registry.Options{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { _ = reg.Shutdown() })
+	root := filepath.Join(cfg.DataDir, "registry", "docker", "registry", "v2", "repositories")
+	for _, n := range repos {
+		if err := os.MkdirAll(filepath.Join(root, n, "_manifests"), 0o755); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	key, err := signing.Generate()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	keys, err := signing.NewSet(key)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	verifier, err := tokenauth.NewVerifier(tokenauth.VerifierOptions{Keys: keys, Issuers: []string{issuer}})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	p, err := policy.Compile(policy.Config{Repositories: grants})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return reg, keys, verifier, p
+}
+
 // TestFilteredCatalog runs the filter on a real registry over filesystem
 // storage, with tokens signed by a real key set.
 func TestFilteredCatalog(t *testing.T) {
-	cfg := config.Default()
-	cfg.DataDir = t.TempDir()
-	reg, err := registry.New(context.Background(), &cfg, registry.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer reg.Shutdown()
-	root := filepath.Join(cfg.DataDir, "registry", "docker", "registry", "v2", "repositories")
-	for _, n := range []string{"bulk/a", "bulk/b", "public/one", "public/two", "team-a/app", "team-a/base", "team-a/tools", "team-b/app"} {
-		if err := os.MkdirAll(filepath.Join(root, n, "_manifests"), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	key, _ := signing.Generate()
-	keys, _ := signing.NewSet(key)
-	verifier, err := tokenauth.NewVerifier(tokenauth.VerifierOptions{Keys: keys, Issuers: []string{issuer}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := policy.Compile(policy.Config{Repositories: map[string][]policy.Grant{
-		"team-a/**": {{Who: []string{"group:/team-a"}, Actions: []string{"pull"}}},
-		"public/**": {{Who: []string{"anonymous", "authenticated"}, Actions: []string{"pull"}}},
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	reg, keys, verifier, p := newFixture(t,
+		[]string{"bulk/a", "bulk/b", "public/one", "public/two", "team-a/app", "team-a/base", "team-a/tools", "team-b/app"},
+		map[string][]policy.Grant{
+			"team-a/**": {{Who: []string{"group:/team-a"}, Actions: []string{"pull"}}},
+			"public/**": {{Who: []string{"anonymous", "authenticated"}, Actions: []string{"pull"}}},
+		})
 	registryHit := 0
 	next := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { registryHit++; w.WriteHeader(http.StatusUnauthorized) })
 	h := catalog.New(catalog.Options{Lister: reg, Verifier: verifier, Service: service, Policy: policy.NewLive(p)}, next)

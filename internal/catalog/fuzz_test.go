@@ -1,13 +1,10 @@
 package catalog_test
 
 import (
-	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -17,12 +14,8 @@ import (
 	"github.com/distribution/distribution/v3/registry/auth/token"
 
 	"github.com/registry-stack/registry-stack/internal/catalog"
-	"github.com/registry-stack/registry-stack/internal/config"
 	"github.com/registry-stack/registry-stack/internal/policy"
-	"github.com/registry-stack/registry-stack/internal/registry"
 	"github.com/registry-stack/registry-stack/internal/scope"
-	"github.com/registry-stack/registry-stack/internal/signing"
-	"github.com/registry-stack/registry-stack/internal/tokenauth"
 	"github.com/registry-stack/registry-stack/internal/tokenserver"
 )
 
@@ -38,33 +31,13 @@ func walkOrder(a, b string) int {
 // holds at most n names, in walk order, all after last and all pullable by the
 // caller; its Link points past its last name.
 func FuzzCatalogPaging(f *testing.F) {
-	cfg := config.Default()
-	cfg.DataDir = f.TempDir()
-	reg, err := registry.New(context.Background(), &cfg, registry.Options{})
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Cleanup(func() { _ = reg.Shutdown() })
-	root := filepath.Join(cfg.DataDir, "registry", "docker", "registry", "v2", "repositories")
-	for _, n := range []string{"a", "bulk/a", "bulk/b", "public/one", "public/one/sub", "public/two", "team-a/app", "team-a/base", "team-b/app", "z.z/x-y_z"} {
-		if err := os.MkdirAll(filepath.Join(root, n, "_manifests"), 0o755); err != nil {
-			f.Fatal(err)
-		}
-	}
-	key, _ := signing.Generate()
-	keys, _ := signing.NewSet(key)
-	verifier, err := tokenauth.NewVerifier(tokenauth.VerifierOptions{Keys: keys, Issuers: []string{issuer}})
-	if err != nil {
-		f.Fatal(err)
-	}
-	p, err := policy.Compile(policy.Config{Repositories: map[string][]policy.Grant{
-		"team-a/**": {{Who: []string{"group:/team-a"}, Actions: []string{"pull"}}},
-		"public/**": {{Who: []string{"anonymous", "authenticated"}, Actions: []string{"pull"}}},
-		"a":         {{Who: []string{"authenticated"}, Actions: []string{"pull"}}},
-	}})
-	if err != nil {
-		f.Fatal(err)
-	}
+	reg, keys, verifier, p := newFixture(f,
+		[]string{"a", "bulk/a", "bulk/b", "public/one", "public/one/sub", "public/two", "team-a/app", "team-a/base", "team-b/app", "z.z/x-y_z"},
+		map[string][]policy.Grant{
+			"team-a/**": {{Who: []string{"group:/team-a"}, Actions: []string{"pull"}}},
+			"public/**": {{Who: []string{"anonymous", "authenticated"}, Actions: []string{"pull"}}},
+			"a":         {{Who: []string{"authenticated"}, Actions: []string{"pull"}}},
+		})
 	next := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusUnauthorized) })
 	h := catalog.New(catalog.Options{Lister: reg, Verifier: verifier, Service: service, Policy: policy.NewLive(p), MaxEntries: 50}, next)
 	subject := policy.Subject{User: "alice", Groups: []string{"/team-a"}}

@@ -1,9 +1,7 @@
 package referrers_test
 
 import (
-	"context"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -11,9 +9,7 @@ import (
 	"github.com/distribution/distribution/v3/registry/auth/token"
 	"github.com/opencontainers/go-digest"
 
-	"github.com/registry-stack/registry-stack/internal/config"
 	"github.com/registry-stack/registry-stack/internal/referrers"
-	"github.com/registry-stack/registry-stack/internal/registry"
 	"github.com/registry-stack/registry-stack/internal/signing"
 	"github.com/registry-stack/registry-stack/internal/tokenauth"
 )
@@ -34,15 +30,7 @@ func TestListingNeedsPull(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := config.Default()
-	cfg.DataDir = t.TempDir()
-	reg, err := registry.New(context.Background(), &cfg, registry.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = reg.Shutdown() })
-	srv := httptest.NewServer(referrers.New(referrers.Options{Store: reg.Referrers(), Manifests: reg, Access: ac}, reg))
-	t.Cleanup(srv.Close)
+	srv := testRegistry(t, referrers.Options{Access: ac})
 
 	mint := func(repo string, actions ...string) string {
 		now := time.Now()

@@ -12,6 +12,7 @@ import (
 	"github.com/opencontainers/go-digest"
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/registry-stack/registry-stack/internal/referrers"
 	"github.com/registry-stack/registry-stack/internal/testartifacts"
 )
 
@@ -31,7 +32,7 @@ func quantiles(d []time.Duration) (float64, float64) {
 func BenchmarkList(b *testing.B) {
 	for _, n := range []int{1, 100, 1000} {
 		b.Run(fmt.Sprintf("referrers=%d", n), func(b *testing.B) {
-			srv := testRegistry(b, 0)
+			srv := testRegistry(b, referrers.Options{})
 			subject := &v1.Descriptor{MediaType: v1.MediaTypeImageManifest, Digest: digest.FromString("subject"), Size: 1}
 			push(b, srv, "bench/app", "seed", manifest("", nil, nil)) // the empty blob
 			for i := range n {
@@ -78,7 +79,7 @@ func BenchmarkList(b *testing.B) {
 // manifest_put_plain and manifest_put_subject.
 func BenchmarkManifestPut(b *testing.B) {
 	subject := &v1.Descriptor{MediaType: v1.MediaTypeImageManifest, Digest: digest.FromString("subject"), Size: 1}
-	srv := testRegistry(b, 0)
+	srv := testRegistry(b, referrers.Options{})
 	push(b, srv, "bench/app", "seed", manifest("", nil, nil)) // the empty blob
 	kinds := []struct {
 		name    string

@@ -150,8 +150,9 @@ func TestStore(t *testing.T) {
 }
 
 // testRegistry serves the real embedded registry (filesystem storage in a
-// temp dir) behind the referrers handler.
-func testRegistry(t testing.TB, pageSize int) *httptest.Server {
+// temp dir) behind the referrers handler with o (its store and manifests
+// are the registry's).
+func testRegistry(t testing.TB, o referrers.Options) *httptest.Server {
 	t.Helper()
 	cfg := config.Default()
 	cfg.DataDir = t.TempDir()
@@ -160,7 +161,8 @@ func testRegistry(t testing.TB, pageSize int) *httptest.Server {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = reg.Shutdown() })
-	srv := httptest.NewServer(referrers.New(referrers.Options{Store: reg.Referrers(), Manifests: reg, PageSize: pageSize}, reg))
+	o.Store, o.Manifests = reg.Referrers(), reg
+	srv := httptest.NewServer(referrers.New(o, reg))
 	t.Cleanup(srv.Close)
 	return srv
 }
@@ -221,7 +223,7 @@ func digests(idx v1.Index) []digest.Digest {
 }
 
 func TestHandler(t *testing.T) {
-	srv := testRegistry(t, 3)
+	srv := testRegistry(t, referrers.Options{PageSize: 3})
 	subjectBody := manifest("application/x-image", nil, nil)
 	subject := digest.FromBytes(subjectBody)
 	subjDesc := &v1.Descriptor{MediaType: v1.MediaTypeImageManifest, Digest: subject, Size: int64(len(subjectBody))}
@@ -352,7 +354,7 @@ func mapKeys(m map[digest.Digest]bool) func(func(digest.Digest) bool) {
 }
 
 func TestPutWithoutSubjectKeepsBody(t *testing.T) {
-	srv := testRegistry(t, 0)
+	srv := testRegistry(t, referrers.Options{})
 	b := manifest("", nil, nil)
 	r := push(t, srv, "a", "t", b)
 	if r.StatusCode != http.StatusCreated || r.Header.Get("Docker-Content-Digest") != digest.FromBytes(b).String() {
@@ -421,7 +423,7 @@ func TestPutIndexFailure(t *testing.T) {
 // TestIndexWithSubject: an image index with a subject is a referrer too,
 // listed with its own artifactType.
 func TestIndexWithSubject(t *testing.T) {
-	srv := testRegistry(t, 0)
+	srv := testRegistry(t, referrers.Options{})
 	child := manifest("", nil, nil)
 	if r := push(t, srv, "a", "child", child); r.StatusCode != http.StatusCreated {
 		t.Fatal(r.Status)
