@@ -1,0 +1,44 @@
+package bundle
+
+import "testing"
+
+func TestParseName(t *testing.T) {
+	const d = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+	tests := []struct {
+		name    string
+		ann     map[string]string
+		want    Name
+		wantErr bool
+	}{
+		{"ours", Name{Repository: "team/app", Tag: "1.0"}.Annotations(), Name{Repository: "team/app", Tag: "1.0"}, false},
+		{"by digest", map[string]string{AnnotationRefName: "team/app@" + d}, Name{Repository: "team/app", Digest: d}, false},
+		{"host dropped", map[string]string{AnnotationImageName: "127.0.0.1:5000/lab/x:2"}, Name{Repository: "lab/x", Tag: "2"}, false},
+		{"docker hub short name", map[string]string{AnnotationRefName: "busybox:1"}, Name{Repository: "library/busybox", Tag: "1"}, false},
+		{"containerd wins", map[string]string{AnnotationRefName: "latest", AnnotationImageName: "a/b:c"}, Name{Repository: "a/b", Tag: "c"}, false},
+		{"bare tag (skopeo, oras)", map[string]string{AnnotationRefName: "v1.2"}, Name{Tag: "v1.2"}, false},
+		{"none", map[string]string{}, Name{}, true},
+		{"bad tag", map[string]string{AnnotationRefName: "-x"}, Name{}, true},
+		{"no tag nor digest", map[string]string{AnnotationRefName: "team/app"}, Name{}, true},
+		{"upper case repo", map[string]string{AnnotationRefName: "team/App:1"}, Name{}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := ParseName(tt.ann)
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("err = %v, want error %v", err, tt.wantErr)
+			}
+			if got != tt.want {
+				t.Errorf("got %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestNameString(t *testing.T) {
+	if got := (Name{Repository: "a/b", Tag: "t", Digest: "sha256:x"}).String(); got != "a/b:t" {
+		t.Errorf("tag wins: %q", got)
+	}
+	if got := (Name{Repository: "a/b", Digest: "sha256:x"}).String(); got != "a/b@sha256:x" {
+		t.Errorf("digest: %q", got)
+	}
+}
