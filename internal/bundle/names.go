@@ -14,6 +14,7 @@ package bundle
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 
 	"github.com/distribution/reference"
@@ -25,6 +26,9 @@ const (
 	AnnotationRefName   = "org.opencontainers.image.ref.name"
 	AnnotationImageName = "io.containerd.image.name"
 )
+
+// anchoredTag is a whole tag: reference.TagRegexp alone matches inside a string.
+var anchoredTag = regexp.MustCompile(`^` + reference.TagRegexp.String() + `$`)
 
 // Name is where one image of a bundle belongs: a repository and either a
 // tag or a digest.
@@ -61,7 +65,7 @@ func ParseName(annotations map[string]string) (Name, error) {
 		return Name{}, fmt.Errorf("no %s annotation", AnnotationRefName)
 	}
 	if !strings.ContainsAny(raw, "/:@") {
-		if !reference.TagRegexp.MatchString(raw) || len(raw) > 128 {
+		if !anchoredTag.MatchString(raw) {
 			return Name{}, fmt.Errorf("%s %q is neither a tag nor a repository reference", AnnotationRefName, raw)
 		}
 		return Name{Tag: raw}, nil
