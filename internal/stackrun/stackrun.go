@@ -62,11 +62,37 @@ var (
 	buildErr  error
 )
 
+// Runner runs the binary under a command prefix, such as `ip netns exec
+// NAME` for a network namespace, and reaches the stack it starts with its
+// own HTTP client (one that can dial where the stack listens). The zero
+// Runner runs the binary directly: that is Start and RunCLI.
+type Runner struct {
+	Prefix []string     // command and arguments the binary runs under
+	Client *http.Client // for the readiness checks; nil: http.DefaultClient
+}
+
+// command is bin with args, run under the prefix.
+func (r Runner) command(ctx context.Context, bin string, args ...string) *exec.Cmd {
+	if len(r.Prefix) == 0 {
+		return exec.CommandContext(ctx, bin, args...)
+	}
+	full := append(append(append([]string{}, r.Prefix[1:]...), bin), args...)
+	return exec.CommandContext(ctx, r.Prefix[0], full...)
+}
+
+func (r Runner) client() *http.Client {
+	if r.Client == nil {
+		return http.DefaultClient
+	}
+	return r.Client
+}
+
 // Stack is a running registry-stack process.
 type Stack struct {
 	URL     string // e.g. http://127.0.0.1:41234
 	Addr    string // host:port
 	DataDir string
+	client  *http.Client
 	cmd     *exec.Cmd
 	logs    *syncBuffer
 	done    chan struct{}
@@ -79,8 +105,16 @@ type Stack struct {
 // /readyz. The process is stopped when the test ends.
 func Start(t testing.TB, env []string, args ...string) *Stack {
 	t.Helper()
+	return Runner{}.Start(t, env, args...)
+}
+
+// Start is the package's Start, run under the Runner's prefix. The prefix
+// must exec the binary in its own place (as `ip netns exec` and nsenter
+// do), so that signals reach the stack.
+func (r Runner) Start(t testing.TB, env []string, args ...string) *Stack {
+	t.Helper()
 	bin := Binary(t)
-	s := &Stack{logs: &syncBuffer{}, done: make(chan struct{})}
+	s := &Stack{logs: &syncBuffer{}, done: make(chan struct{}), client: r.client()}
 	full := append([]string{"serve", "--log-format", "json"}, args...)
 	if !hasFlag(args, "--listen") {
 		full = append(full, "--listen", "127.0.0.1:0")
@@ -89,7 +123,7 @@ func Start(t testing.TB, env []string, args ...string) *Stack {
 		s.DataDir = t.TempDir()
 		full = append(full, "--data-dir", s.DataDir)
 	}
-	s.cmd = exec.Command(bin, full...)
+	s.cmd = r.command(context.Background(), bin, full...)
 	// No drain on shutdown unless a test asks for one: every test stops
 	// its stack, and the default drain delay would add to each.
 	s.cmd.Env = append(append(childEnv(), "REGISTRY_STACK_HTTP_DRAIN_DELAY=0s"), env...)
@@ -170,7 +204,7 @@ func (s *Stack) WaitReady(t testing.TB, within time.Duration) {
 	for time.Now().Before(deadline) {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.URL+"/readyz", nil)
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := s.client.Do(req)
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
@@ -256,9 +290,15 @@ func (b *syncBuffer) String() string {
 // stderr.
 func RunCLI(t testing.TB, env []string, args ...string) (int, string, string) {
 	t.Helper()
+	return Runner{}.RunCLI(t, env, args...)
+}
+
+// RunCLI is the package's RunCLI, run under the Runner's prefix.
+func (r Runner) RunCLI(t testing.TB, env []string, args ...string) (int, string, string) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, Binary(t), args...)
+	cmd := r.command(ctx, Binary(t), args...)
 	cmd.Env = append(childEnv(), env...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
