@@ -136,6 +136,9 @@ launch() {
 	shift 4
 	export KC_BOOTSTRAP_ADMIN_USERNAME="${KC_BOOTSTRAP_ADMIN_USERNAME:-admin}"
 	export KC_BOOTSTRAP_ADMIN_PASSWORD="${KC_BOOTSTRAP_ADMIN_PASSWORD:-admin}"
+	# Liquibase, which sets up Keycloak's database, would otherwise report
+	# usage to its vendor (it looks up config.liquibase.com at first start).
+	export JAVA_OPTS_APPEND="${JAVA_OPTS_APPEND:+$JAVA_OPTS_APPEND }-Dliquibase.analytics.enabled=false"
 	log "starting Keycloak $KEYCLOAK_VERSION on 127.0.0.1:$port (java: $JAVA_HOME, log: $log_file)"
 	nohup "$inst/bin/kc.sh" "$@" >>"$log_file" 2>&1 </dev/null &
 	local pid=$!

@@ -71,6 +71,7 @@ type OwnServer struct {
 	Server
 	envFile string
 	script  string
+	prefix  []string
 }
 
 // StartOwn starts a dedicated Keycloak with scripts/keycloak.sh (startArgs
@@ -78,12 +79,21 @@ type OwnServer struct {
 // removed when the test ends.
 func StartOwn(t testing.TB, startArgs ...string) *OwnServer {
 	t.Helper()
+	return StartOwnUnder(t, nil, startArgs...)
+}
+
+// StartOwnUnder is StartOwn with keycloak.sh, and so Keycloak and its
+// readiness checks, run under a command prefix such as `ip netns exec
+// NAME`. The distribution must be fetched already: nothing is downloaded
+// where the prefix may leave no network.
+func StartOwnUnder(t testing.TB, prefix []string, startArgs ...string) *OwnServer {
+	t.Helper()
 	Require(t) // same gating as every Keycloak test
 	root, err := testenv.ModuleRoot()
 	if err != nil {
 		t.Fatal(err)
 	}
-	k := &OwnServer{envFile: filepath.Join(t.TempDir(), "keycloak.env"), script: filepath.Join(root, "scripts", "keycloak.sh")}
+	k := &OwnServer{envFile: filepath.Join(t.TempDir(), "keycloak.env"), script: filepath.Join(root, "scripts", "keycloak.sh"), prefix: prefix}
 	k.run(t, append([]string{"start", "--env-file", k.envFile}, startArgs...)...)
 	t.Cleanup(func() { k.run(t, "stop", "--env-file", k.envFile) })
 	env := k.env(t)
@@ -103,7 +113,8 @@ func (k *OwnServer) run(t testing.TB, args ...string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 11*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "bash", append([]string{k.script}, args...)...)
+	argv := append(append(append([]string{}, k.prefix...), "bash", k.script), args...)
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Env = withoutSharedKeycloak(os.Environ())
 	out, err := cmd.CombinedOutput()
 	if err != nil {

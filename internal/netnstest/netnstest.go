@@ -127,6 +127,24 @@ func (n *Namespace) Alias(t testing.TB, label string) *Namespace {
 	return a
 }
 
+// AddHost maps names to ip in the hosts file of the programs started from
+// now on through this name of the namespace (a machine's own host name,
+// which some programs look up at start, belongs there).
+func (n *Namespace) AddHost(t testing.TB, ip netip.Addr, names ...string) {
+	t.Helper()
+	path := filepath.Join("/etc/netns", n.Name, "hosts")
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	if err == nil {
+		_, err = fmt.Fprintf(f, "%s %s\n", ip, strings.Join(names, " "))
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+	}
+	if err != nil {
+		t.Fatalf("add %v to %s: %v", names, path, err)
+	}
+}
+
 // Prefix is the command a program runs under to run in the namespace; it
 // execs the program in its own place, so signals reach the program.
 func (n *Namespace) Prefix() []string { return []string{"ip", "netns", "exec", n.Name} }

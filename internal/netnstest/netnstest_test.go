@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/netip"
 	"os/exec"
 	"slices"
 	"strings"
@@ -82,8 +83,12 @@ func TestNamespace(t *testing.T) {
 			}
 		}
 		getent(ns, "localhost")
-		if q := ns.Queries(); len(q) != 0 {
-			t.Fatalf("localhost was looked up over DNS: %v", q)
+		// getent hosts asks for IPv6 first: both families, or it asks DNS.
+		other.AddHost(t, netip.MustParseAddr("127.0.0.1"), "added.example")
+		other.AddHost(t, netip.IPv6Loopback(), "added.example")
+		getent(other, "added.example")
+		if q := append(ns.Queries(), other.Queries()...); len(q) != 0 {
+			t.Fatalf("names in the hosts file were looked up over DNS: %v", q)
 		}
 		getent(ns, "registry.example.")
 		getent(other, "keycloak.example.")
