@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the tests, the demo and scripts/bench.sh need on a fresh
 # Debian machine: Chromium, skopeo, podman, unzip, curl, Maven (which brings a Java
-# runtime for Keycloak), Node.js and awk (apt), then the Go modules,
+# runtime for Keycloak), Node.js, awk and iproute2 (apt), then the Go modules,
 # staticcheck, oras and cosign (GOPATH/bin). Safe to run again: it skips what is there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,6 +16,8 @@ command -v curl >/dev/null 2>&1 || need+=(curl ca-certificates)
 command -v mvn >/dev/null 2>&1 || need+=(maven)
 command -v node >/dev/null 2>&1 || need+=(nodejs)
 command -v awk >/dev/null 2>&1 || need+=(mawk)
+# ip (network namespaces) for the air-gapped test.
+command -v ip >/dev/null 2>&1 || need+=(iproute2)
 if ((${#need[@]})); then
 	if [ "$(id -u)" != 0 ]; then
 		echo "deps: missing ${need[*]}; install them (sudo apt-get install ${need[*]}) or run as root" >&2

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/netip"
 	"os/exec"
@@ -41,31 +42,27 @@ func TestNamespace(t *testing.T) {
 	})
 
 	t.Run("HTTP into the namespace", func(t *testing.T) {
-		// A server in the namespace: python's, run through Command.
-		if _, err := exec.LookPath("python3"); err != nil {
-			t.Skip("python3 is not available")
-		}
-		cmd := ns.Command("python3", "-m", "http.server", "--bind", "127.0.0.1", "18080", "--directory", t.TempDir())
-		if err := cmd.Start(); err != nil {
+		// A server whose socket is in the namespace, served by the test.
+		var ln net.Listener
+		if err := ns.in(func() (err error) { ln, err = net.Listen("tcp", "127.0.0.1:0"); return err }); err != nil {
 			t.Fatal(err)
 		}
-		defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
-		client := ns.Client()
-		var resp *http.Response
-		var err error
-		for range 100 {
-			if resp, err = client.Get("http://127.0.0.1:18080/"); err == nil {
-				break
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
+		srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "inside") })}
+		go srv.Serve(ln)
+		defer srv.Close()
+		resp, err := ns.Client().Get("http://" + ln.Addr().String() + "/")
 		if err != nil {
 			t.Fatalf("GET from the namespace's server: %v", err)
 		}
-		_, _ = io.Copy(io.Discard, resp.Body)
+		body, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			t.Fatalf("status %d", resp.StatusCode)
+		if resp.StatusCode != http.StatusOK || string(body) != "inside" {
+			t.Fatalf("GET from the namespace's server: %s %q", resp.Status, body)
+		}
+		// The host's loopback is another network: the port is not there.
+		if c, err := net.DialTimeout("tcp", ln.Addr().String(), time.Second); err == nil {
+			c.Close()
+			t.Fatalf("%s answers outside the namespace too", ln.Addr())
 		}
 	})
 
