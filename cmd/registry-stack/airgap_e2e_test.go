@@ -95,6 +95,9 @@ func (a *airGap) checkOffline(t *testing.T, st *stackrun.Stack) {
 // namespace, keycloak and oidc logins work with nothing else reachable,
 // and no host name is resolved.
 func TestAirGapped(t *testing.T) {
+	if testing.Short() {
+		t.Skip("creates a network namespace: not part of the quick checks")
+	}
 	a := newAirGap(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()

@@ -73,8 +73,9 @@ type Namespace struct {
 }
 
 // New creates a namespace for the test and deletes it when the test ends.
-// It needs root and iproute2's ip; without them the test is skipped (and
-// fails under CI=true).
+// It needs root (with CAP_SYS_ADMIN) and iproute2's ip; without them the
+// test is skipped (and fails under CI=true). It changes /run/netns and
+// /etc/netns, so tests using it skip under -short (the quick checks).
 func New(t testing.TB) *Namespace {
 	t.Helper()
 	if os.Geteuid() != 0 {
@@ -84,7 +85,10 @@ func New(t testing.TB) *Namespace {
 		testenv.Missing(t, "ip from iproute2 (scripts/deps.sh installs it)")
 	}
 	name := "rs-test-" + randomHex(t)
-	run(t, "ip", "netns", "add", name)
+	if out, err := exec.Command("ip", "netns", "add", name).CombinedOutput(); err != nil {
+		// Root without CAP_SYS_ADMIN, as in an unprivileged container.
+		testenv.Missing(t, fmt.Sprintf("a network namespace (ip netns add: %v: %s)", err, strings.TrimSpace(string(out))))
+	}
 	t.Cleanup(func() {
 		if out, err := exec.Command("ip", "netns", "delete", name).CombinedOutput(); err != nil {
 			t.Errorf("ip netns delete %s: %v: %s", name, err, out)

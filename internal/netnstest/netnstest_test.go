@@ -19,6 +19,9 @@ import (
 // run inside, the test process's HTTP client reaches them, lookups of
 // names (but not of localhost) are recorded per name of the namespace.
 func TestNamespace(t *testing.T) {
+	if testing.Short() {
+		t.Skip("creates a network namespace: not part of the quick checks")
+	}
 	ns := New(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
