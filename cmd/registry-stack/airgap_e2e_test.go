@@ -73,7 +73,8 @@ func (a *airGap) remote() remote.Option { return remote.WithTransport(a.ns.Trans
 var outboundFailures = []string{"network is unreachable", "no such host", "lookup ", "i/o timeout", "server misbehaving"}
 
 // checkOffline fails the test if the stack or a CLI command looked up a
-// name (over DNS or in /etc/hosts) or logged a failed outbound connection.
+// name (over DNS or in /etc/hosts) or logged a failed outbound connection
+// (or a token: the logins here must not change that either).
 func (a *airGap) checkOffline(t *testing.T, st *stackrun.Stack) {
 	t.Helper()
 	if q := a.ns.Queries(); len(q) != 0 {
@@ -87,6 +88,9 @@ func (a *airGap) checkOffline(t *testing.T, st *stackrun.Stack) {
 		if strings.Contains(logs, s) {
 			t.Errorf("the stack's logs hold %q: it tried to reach something beyond loopback", s)
 		}
+	}
+	if strings.Contains(logs, "eyJ") {
+		t.Errorf("the stack's logs hold something that looks like a JWT")
 	}
 }
 
