@@ -19,9 +19,10 @@
 // reads those files, and print every name it looks up, including those
 // answered from hosts, which no resolver sees (GoLookups reads them back).
 //
-// A C program that resolves with getaddrinfo's AI_ADDRCONFIG (getent
-// ahosts, curl) asks no resolver at all where only loopback has an
-// address: such a lookup fails unrecorded.
+// A C program that resolves with getaddrinfo's AI_ADDRCONFIG (as getent
+// ahosts does) asks no resolver at all where only loopback has an
+// address: such a lookup fails unrecorded. A name a C program finds in
+// hosts is not recorded either.
 //
 // What it proves: a program that served and answered while in the
 // namespace reached nothing beyond loopback, and one whose resolver
