@@ -73,7 +73,7 @@ go_tests() {
 	go_test -race -count=1 -timeout 20m ./internal/... || rc=1
 	rest=$(go list ./... | grep -v '/internal/')
 	# shellcheck disable=SC2086 # one package per word
-	# A hang guard only: the end to end tests start two Keycloaks of their own,
+	# A hang guard only: the end to end tests start three Keycloaks of their own,
 	# each allowed 600 s on a loaded machine.
 	go_test -count=1 -timeout 40m $rest || rc=1
 	return $rc
