@@ -66,6 +66,11 @@ func (g *guard) finish(w http.ResponseWriter, r *http.Request, h *holdErrors, bo
 		text = string(raw)
 	}
 	a := classify(r, h.status, text, bodyErr)
+	if a.Status == http.StatusInternalServerError && g.upstream != "" && strings.Contains(text, g.upstream) {
+		// distribution names the URL it failed to reach: only a cache's
+		// calls to its upstream do that.
+		a = &answer{Status: http.StatusServiceUnavailable, Code: "UNAVAILABLE", Message: msgUpstreamDown}
+	}
 	attrs := []any{"method", r.Method, "path", shorten.Text(r.URL.Path, 300), "status", h.status, "answer", a.Status, "error", shorten.Text(text, 2000)}
 	switch {
 	case a.Status < 500:
@@ -77,6 +82,10 @@ func (g *guard) finish(w http.ResponseWriter, r *http.Request, h *holdErrors, bo
 	}
 	writeError(w, a)
 }
+
+// msgUpstreamDown answers a pull of content a cache does not hold while its
+// upstream cannot be reached.
+const msgUpstreamDown = "this pull-through cache does not hold this content and cannot reach its upstream registry now; try again later"
 
 // classify turns distribution's server error into the answer the client
 // gets. text is the error details distribution wrote (its internal error
