@@ -67,9 +67,9 @@ func (g *guard) finish(w http.ResponseWriter, r *http.Request, h *holdErrors, bo
 	}
 	a := classify(r, h.status, text, bodyErr)
 	if a.Status == http.StatusInternalServerError && g.upstream != "" && strings.Contains(text, g.upstream) {
-		// distribution names the URL it failed to reach: only a cache's
+		// distribution names the upstream URL it called: only a cache's
 		// calls to its upstream do that.
-		a = &answer{Status: http.StatusServiceUnavailable, Code: "UNAVAILABLE", Message: msgUpstreamDown}
+		a = upstreamAnswer(text)
 	}
 	attrs := []any{"method", r.Method, "path", shorten.Text(r.URL.Path, 300), "status", h.status, "answer", a.Status, "error", shorten.Text(text, 2000)}
 	switch {
@@ -83,9 +83,24 @@ func (g *guard) finish(w http.ResponseWriter, r *http.Request, h *holdErrors, bo
 	writeError(w, a)
 }
 
-// msgUpstreamDown answers a pull of content a cache does not hold while its
-// upstream cannot be reached.
-const msgUpstreamDown = "this pull-through cache does not hold this content and cannot reach its upstream registry now; try again later"
+// Answers to a pull of content a cache does not hold, when fetching it from
+// its upstream failed.
+const (
+	msgUpstreamDown    = "this pull-through cache does not hold this content and cannot reach its upstream registry now; try again later"
+	msgUpstreamRefused = "this pull-through cache does not hold this content and its upstream registry refused the cache's login or pull (proxy.username, proxy.password and their rights at the upstream)"
+)
+
+// upstreamAnswer is the answer to a cache's failed call to its upstream:
+// refused (401, 403: the cache's own settings are at fault, not the
+// client's login, so no UNAUTHORIZED or DENIED) or unreachable.
+func upstreamAnswer(text string) *answer {
+	for _, refused := range []string{"unauthorized:", "denied:"} {
+		if strings.Contains(text, refused) {
+			return &answer{Status: http.StatusBadGateway, Code: "UNKNOWN", Message: msgUpstreamRefused}
+		}
+	}
+	return &answer{Status: http.StatusServiceUnavailable, Code: "UNAVAILABLE", Message: msgUpstreamDown}
+}
 
 // classify turns distribution's server error into the answer the client
 // gets. text is the error details distribution wrote (its internal error

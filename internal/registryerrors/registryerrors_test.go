@@ -307,7 +307,10 @@ func TestReadOnlyStorage(t *testing.T) {
 // be made to produce here without root: read-only storage, quota.
 func TestClassifyServerErrors(t *testing.T) {
 	// How a cache's failed call to its upstream reaches the answer.
-	const upstreamDown = `Get "http://up.example:5000/v2/": dial tcp 127.0.0.1:5000: connect: connection refused`
+	const (
+		upstreamDown    = `Get "http://up.example:5000/v2/": dial tcp 127.0.0.1:5000: connect: connection refused`
+		upstreamRefused = `Get "http://up.example:5000/v2/foo/manifests/v1": unauthorized: authentication required`
+	)
 	pathErr := func(errno syscall.Errno) error {
 		return &os.PathError{Op: "open", Path: "/srv/data/registry/docker/registry/v2/repositories/foo/_uploads/x/data", Err: errno}
 	}
@@ -328,6 +331,7 @@ func TestClassifyServerErrors(t *testing.T) {
 		{"other fault keeps 500, loses the path", "GET", "/v2/foo/tags/list", errcode.Errors{errcode.ErrorCodeUnknown.WithDetail(pathErr(syscall.EIO))}, 500, "UNKNOWN", "", ""},
 		{"unavailable keeps 503", "GET", "/v2/", errcode.Errors{errcode.ErrorCodeUnavailable.WithDetail(pathErr(syscall.EIO))}, 503, "UNAVAILABLE", "", ""},
 		{"cache's upstream down", "GET", "/v2/foo/manifests/v1", errcode.Errors{errcode.ErrorCodeUnknown.WithDetail(upstreamDown)}, 503, "UNAVAILABLE", msgUpstreamDown, "http://up.example:5000"},
+		{"cache refused by its upstream", "GET", "/v2/foo/blobs/sha256:x", errcode.Errors{errcode.ErrorCodeUnknown.WithDetail(upstreamRefused)}, 502, "UNKNOWN", msgUpstreamRefused, "http://up.example:5000"},
 		{"another registry's upstream", "GET", "/v2/foo/manifests/v1", errcode.Errors{errcode.ErrorCodeUnknown.WithDetail(upstreamDown)}, 500, "UNKNOWN", "", "http://other.example:5000"},
 		{"not a cache", "GET", "/v2/foo/manifests/v1", errcode.Errors{errcode.ErrorCodeUnknown.WithDetail(upstreamDown)}, 500, "UNKNOWN", "", ""},
 	}
