@@ -117,6 +117,8 @@ func TestPullThroughCache(t *testing.T) {
 		t.Fatalf("push to upstream: %v", err)
 	}
 	idx := clientscenarios.PushPullIndex(t, ctx, cacheRepo(t, up.Addr, "lab/multi").Tag("1.0"))
+	sha512Content := []byte("a blob the upstream knows by its sha512 digest")
+	sha512Blob := clientscenarios.PushSHA512Blob(t, ctx, cacheRepo(t, up.Addr, "lab/sha512"), sha512Content)
 	want, _ := img.Digest()
 
 	cache := stackrun.Start(t, nil, "--auth", "none", "--proxy-remote-url", up.URL)
@@ -157,6 +159,16 @@ func TestPullThroughCache(t *testing.T) {
 		}
 	})
 
+	// The cache stores a blob fetched by sha512 under its sha256 digest
+	// with a sha512 alias, as a push would have.
+	getSHA512 := func(t *testing.T) {
+		a := send(t, "GET", cache.URL+"/v2/lab/sha512/blobs/"+sha512Blob.String(), nil, nil)
+		if a.status != http.StatusOK || a.body != string(sha512Content) || a.header.Get("Docker-Content-Digest") != sha512Blob.String() {
+			t.Errorf("blob by sha512 through the cache: %d %s %q", a.status, a.header.Get("Docker-Content-Digest"), a.body)
+		}
+	}
+	t.Run("blob by sha512", getSHA512)
+
 	t.Run("writes are refused", func(t *testing.T) {
 		other, _ := random.Image(1024, 1)
 		err := remote.Write(cacheRepo(t, cache.Addr, "lab/pushed").Tag("v1"), other, remote.WithContext(ctx))
@@ -196,6 +208,7 @@ func TestPullThroughCache(t *testing.T) {
 		if got := pullAll(t, ctx, app.Digest(want.String())); got != want {
 			t.Fatalf("by digest: %v, want %v", got, want)
 		}
+		getSHA512(t)
 		// distribution asks the upstream for the tag and, when it cannot,
 		// answers from the tag it stored when it last pulled it.
 		if got := pullAll(t, ctx, app.Tag("v1")); got != want {
