@@ -14,9 +14,11 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/partial"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	"github.com/google/go-containerregistry/pkg/v1/static"
 
 	"github.com/registry-stack/registry-stack/internal/clientscenarios"
 	"github.com/registry-stack/registry-stack/internal/stackrun"
@@ -189,15 +191,56 @@ func TestPullThroughCache(t *testing.T) {
 		}
 	})
 
-	t.Run("referrers and catalog", func(t *testing.T) {
-		// The referrers index is kept by the stack's own manifest PUTs;
-		// a cache stores manifests inside distribution, so it has none.
-		a := send(t, "GET", cache.URL+"/v2/lab/app/referrers/"+want.String(), nil, nil)
+	// An SBOM attached at the upstream, listed through the cache.
+	if err := remote.WriteLayer(upApp, static.NewLayer([]byte("{}"), "application/vnd.oci.empty.v1+json"), remote.WithContext(ctx)); err != nil {
+		t.Fatal(err)
+	}
+	appDesc, err := partial.Descriptor(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := putManifest(ctx, http.DefaultClient, upApp, artifact("application/spdx+json", *appDesc, nil)); err != nil {
+		t.Fatalf("attach at the upstream: %v", err)
+	}
+	sbom, _, _ := v1.SHA256(strings.NewReader(string(artifact("application/spdx+json", *appDesc, nil))))
+	listReferrers := func(t *testing.T, query string) []v1.Descriptor {
+		t.Helper()
+		a := send(t, "GET", cache.URL+"/v2/lab/app/referrers/"+want.String()+query, nil, nil)
 		var index v1.IndexManifest
-		if a.status != http.StatusOK || json.Unmarshal([]byte(a.body), &index) != nil || len(index.Manifests) != 0 {
-			t.Errorf("referrers through the cache: %d %q, want 200 and an empty index", a.status, a.body)
+		if a.status != http.StatusOK || json.Unmarshal([]byte(a.body), &index) != nil {
+			t.Fatalf("referrers through the cache: %d %q", a.status, a.body)
 		}
-		a = send(t, "GET", cache.URL+"/v2/_catalog", nil, nil)
+		return index.Manifests
+	}
+	t.Run("referrers", func(t *testing.T) {
+		got := listReferrers(t, "")
+		if len(got) != 1 || got[0].Digest != sbom || got[0].ArtifactType != "application/spdx+json" {
+			t.Fatalf("referrers through the cache: %+v, want the upstream's SBOM %v", got, sbom)
+		}
+		if got := listReferrers(t, "?artifactType=application/vnd.example.sig"); len(got) != 0 {
+			t.Errorf("filtered by another type: %+v, want none", got)
+		}
+		if d := send(t, "GET", cache.URL+"/v2/lab/app/manifests/"+sbom.String(), map[string]string{"Accept": "application/vnd.oci.image.manifest.v1+json"}, nil); d.status != http.StatusOK {
+			t.Errorf("the SBOM's manifest through the cache: %d %q", d.status, d.body)
+		}
+		// A referrer removed at the upstream leaves the cache's list.
+		_, sig, err := putManifest(ctx, http.DefaultClient, upApp, artifact("application/vnd.example.sig", *appDesc, nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := listReferrers(t, ""); len(got) != 2 {
+			t.Fatalf("after a second attach at the upstream: %+v, want 2", got)
+		}
+		if a := send(t, "DELETE", up.URL+"/v2/lab/app/manifests/"+sig.String(), nil, nil); a.status != http.StatusAccepted {
+			t.Fatalf("delete at the upstream: %d %q", a.status, a.body)
+		}
+		if got := listReferrers(t, ""); len(got) != 1 || got[0].Digest != sbom {
+			t.Fatalf("after the delete at the upstream: %+v, want the SBOM alone", got)
+		}
+	})
+
+	t.Run("catalog", func(t *testing.T) {
+		a := send(t, "GET", cache.URL+"/v2/_catalog", nil, nil)
 		if a.status != http.StatusOK || !strings.Contains(a.body, `"lab/app"`) || !strings.Contains(a.body, `"lab/multi"`) || strings.Contains(a.body, "lab/pushed") {
 			t.Errorf("catalog of the cache: %d %q, want the pulled repositories", a.status, a.body)
 		}
@@ -209,6 +252,10 @@ func TestPullThroughCache(t *testing.T) {
 			t.Fatalf("by digest: %v, want %v", got, want)
 		}
 		getSHA512(t)
+		// The list last seen at the upstream.
+		if got := listReferrers(t, ""); len(got) != 1 || got[0].Digest != sbom {
+			t.Errorf("referrers with the upstream down: %+v, want the SBOM", got)
+		}
 		// distribution asks the upstream for the tag and, when it cannot,
 		// answers from the tag it stored when it last pulled it.
 		if got := pullAll(t, ctx, app.Tag("v1")); got != want {

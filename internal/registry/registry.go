@@ -81,6 +81,9 @@ type Registry struct {
 	// upstream is the registry this one is a pull-through cache of;
 	// empty when it is not a cache.
 	upstream string
+	// upstreamReferrers lists referrers at the upstream; nil when not a
+	// cache.
+	upstreamReferrers *upstreamReferrers
 }
 
 // New builds the distribution App. distribution panics on many bad settings;
@@ -103,8 +106,12 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Registry, erro
 	if opts.Logger != nil && health.fsRoot == "" && cfg.Storage.MinFree > 0 {
 		opts.Logger.Info("storage.min_free is not checked: only filesystem storage has a free space to measure", "driver", dcfg.Storage.Type())
 	}
+	var upRefs *upstreamReferrers
 	if dcfg.Proxy.RemoteURL != "" {
 		if err := checkUpstream(ctx, dcfg.Proxy.RemoteURL); err != nil {
+			return nil, err
+		}
+		if upRefs, err = newUpstreamReferrers(dcfg.Proxy); err != nil {
 			return nil, err
 		}
 	}
@@ -127,6 +134,8 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Registry, erro
 		routes:     v2.Router(),
 		catalogMax: dcfg.Catalog.MaxEntries,
 		upstream:   dcfg.Proxy.RemoteURL,
+		// A cache's referrers listings come from the upstream.
+		upstreamReferrers: upRefs,
 	}, nil
 }
 

@@ -99,7 +99,7 @@ func New(ctx context.Context, cfg *config.Config, o Options) (st *Stack, err err
 	}
 	// The referrers API sits in front of distribution and authorizes its
 	// listings with the same token verification as the registry's routes.
-	refOpts := referrers.Options{Store: reg.Referrers(), Manifests: reg, Logger: o.Logger}
+	refOpts := referrers.Options{Store: reg.Referrers(), Manifests: reg, Logger: o.Logger, Upstream: reg.UpstreamReferrers()}
 	if mode.access != nil {
 		if refOpts.Access, err = tokenauth.New(*mode.access); err != nil {
 			return nil, err
