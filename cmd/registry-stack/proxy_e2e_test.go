@@ -331,6 +331,14 @@ func TestPullThroughCacheKeycloak(t *testing.T) {
 		if got := pullAll(t, ctx, cacheRepo(t, cache.Addr, "lab/app").Tag("v1")); got != want {
 			t.Fatalf("digest through the cache %v, upstream's %v", got, want)
 		}
+		// The referrers listing logs in at the upstream with the same
+		// account as distribution's pulls.
+		if a := send(t, "GET", cache.URL+"/v2/lab/app/referrers/"+want.String(), nil, nil); a.status != http.StatusOK {
+			t.Errorf("referrers through the cache: %d %q", a.status, a.body)
+		}
+		if strings.Contains(cache.Logs(), "upstream referrers not listed") {
+			t.Errorf("the cache could not list referrers at its keycloak-mode upstream:\n%s", cache.Logs())
+		}
 		if strings.Contains(cache.Logs(), realm.Password) {
 			t.Error("the cache's logs contain its upstream password")
 		}
@@ -338,6 +346,9 @@ func TestPullThroughCacheKeycloak(t *testing.T) {
 
 	t.Run("cache without upstream credentials", func(t *testing.T) {
 		cache := stackrun.Start(t, nil, "--auth", "none", "--proxy-remote-url", up.URL)
+		if a := send(t, "GET", cache.URL+"/v2/lab/app/referrers/"+want.String(), nil, nil); a.status != http.StatusOK || !strings.Contains(cache.Logs(), "upstream referrers not listed") {
+			t.Errorf("referrers through a cache the upstream refuses: %d %q, want 200 (the cache's own index) and a warning", a.status, a.body)
+		}
 		a := send(t, "GET", cache.URL+"/v2/lab/app/manifests/"+want.String(), nil, nil)
 		if a.status != http.StatusBadGateway || !strings.Contains(a.body, "refused the cache's login") {
 			t.Fatalf("pull through a cache the upstream refuses: %d %q, want 502 naming the cache's login", a.status, a.body)
