@@ -560,16 +560,6 @@ func (c *Config) validateProxy() error {
 	return nil
 }
 
-// IsCache reports whether the registry is a pull-through cache, set up
-// with proxy.remote_url or a passed-through distribution.proxy section.
-func (c *Config) IsCache() bool {
-	if c.Proxy.RemoteURL != "" {
-		return true
-	}
-	_, ok := c.Distribution["proxy"]
-	return ok
-}
-
 // normalizeOrigins checks each origin of the list at key and writes it back
 // in the form browsers send (lower case, no default port).
 func normalizeOrigins(key string, list *[]string) error {

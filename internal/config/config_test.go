@@ -147,8 +147,8 @@ func TestRedacted(t *testing.T) {
 
 func TestProxySettings(t *testing.T) {
 	c := Default()
-	if c.IsCache() || c.Proxy.TTL.D() != DefaultProxyTTL {
-		t.Fatalf("default: IsCache %v, ttl %s", c.IsCache(), c.Proxy.TTL.D())
+	if c.Proxy.RemoteURL != "" || c.Proxy.TTL.D() != DefaultProxyTTL {
+		t.Fatalf("default: %+v", c.Proxy)
 	}
 	env := []string{"REGISTRY_STACK_PROXY_REMOTE_URL=HTTPS://Upstream.example:5000/", "REGISTRY_STACK_PROXY_USERNAME=cache", "REGISTRY_STACK_PROXY_PASSWORD=pw", "REGISTRY_STACK_PROXY_TTL=0s"}
 	if err := c.LoadEnv(env); err != nil {
@@ -157,13 +157,8 @@ func TestProxySettings(t *testing.T) {
 	if err := c.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	if !c.IsCache() || c.Proxy.RemoteURL != "https://Upstream.example:5000" || c.Proxy.TTL != 0 {
+	if c.Proxy.RemoteURL != "https://Upstream.example:5000" || c.Proxy.TTL != 0 {
 		t.Fatalf("got %+v", c.Proxy)
-	}
-	d := Default()
-	d.Distribution = map[string]any{"proxy": map[string]any{"remoteurl": "https://r.example"}}
-	if !d.IsCache() {
-		t.Fatal("distribution.proxy is a cache too")
 	}
 }
 
