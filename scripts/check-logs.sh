@@ -19,7 +19,9 @@ if [ ${#files[@]} -eq 0 ]; then
 fi
 patterns=(
 	'eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.' # a JWT
-	'(Basic|Bearer) [A-Za-z0-9+/_=.-]{12,}'        # an Authorization value
+	# an Authorization value: a token with something other than lower-case
+	# letters inside, so prose ("with Basic authentication") is no match
+	'(Basic|Bearer) [A-Za-z0-9+/_=.-]{4,}[A-Z0-9+/_=][A-Za-z0-9+/_=.-]{4,}'
 	'-Pa55-'                                       # a test user's password
 )
 status=0

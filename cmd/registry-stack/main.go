@@ -187,6 +187,7 @@ var configFlags = [...]struct{ flag, key, help string }{
 	{"keycloak-url", "keycloak.url", "Keycloak base `URL` (include /auth for old Keycloak)"},
 	{"keycloak-realm", "keycloak.realm", "Keycloak realm `name`"},
 	{"keycloak-service", "keycloak.service", "docker-v2 client id, the token `service`"},
+	{"proxy-remote-url", "proxy.remote_url", "upstream registry base `URL`: serve as its pull-through cache"},
 	{"log-format", "log.format", "log `format`: text or json"},
 	{"log-level", "log.level", "log `level`: debug, info, warn, error"},
 }

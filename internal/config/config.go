@@ -59,6 +59,8 @@ type Config struct {
 	Keycloak   Keycloak `yaml:"keycloak"`
 	OIDC       OIDC     `yaml:"oidc"`
 	UI         UI       `yaml:"ui"`
+	// Proxy makes the registry a pull-through cache of one upstream.
+	Proxy Proxy `yaml:"proxy"`
 	// Policy decides who may pull, push and delete what in oidc mode.
 	Policy policy.Config `yaml:"policy"`
 	// Distribution holds sections passed unchanged to the embedded
@@ -179,6 +181,24 @@ type UI struct {
 	Theme    string `yaml:"theme"`
 }
 
+// Proxy makes the registry a read-only pull-through cache of one upstream
+// registry (distribution's proxy mode): what clients pull is fetched from
+// RemoteURL once and served from local storage afterwards.
+type Proxy struct {
+	// RemoteURL is the upstream's base URL; empty means no cache.
+	RemoteURL string `yaml:"remote_url"`
+	// Username and Password are the cache's own credentials at the
+	// upstream, used for every pull it makes there.
+	Username string `yaml:"username"`
+	Password string `yaml:"password" secret:"true"`
+	// TTL is how long cached content is kept after it was fetched; 0
+	// keeps it for ever.
+	TTL Duration `yaml:"ttl"`
+}
+
+// DefaultProxyTTL is distribution's own default expiry of cached content.
+const DefaultProxyTTL = 7 * 24 * time.Hour
+
 // Duration is a time.Duration written as "30s", "5m" in YAML and env.
 type Duration time.Duration
 
@@ -229,7 +249,8 @@ func Default() Config {
 			TokenTTL:  Duration(5 * time.Minute),
 			CacheTTL:  Duration(60 * time.Second),
 		},
-		UI: UI{Enabled: true, Title: "registry-stack", Theme: "auto"},
+		UI:    UI{Enabled: true, Title: "registry-stack", Theme: "auto"},
+		Proxy: Proxy{TTL: Duration(DefaultProxyTTL)},
 	}
 }
 
@@ -419,6 +440,9 @@ func (c *Config) Validate() error {
 			return &Error{Key: "distribution." + k, Msg: msg}
 		}
 	}
+	if err := c.validateProxy(); err != nil {
+		return err
+	}
 	switch c.Auth {
 	case AuthKeycloak:
 		if err := c.validateKeycloak(); err != nil {
@@ -488,6 +512,50 @@ func (c *Config) validateKeycloak() error {
 	}
 	if k.KeyRefresh <= 0 {
 		return &Error{Key: "keycloak.key_refresh", Msg: "must be positive"}
+	}
+	return nil
+}
+
+// validateProxy checks the pull-through cache settings and normalizes
+// proxy.remote_url.
+func (c *Config) validateProxy() error {
+	p := &c.Proxy
+	if p.RemoteURL == "" {
+		for _, s := range []struct{ key, val string }{{"proxy.username", p.Username}, {"proxy.password", p.Password}} {
+			if s.val != "" {
+				return &Error{Key: s.key, Msg: fmt.Sprintf("set without proxy.remote_url (config file or %s): credentials for which upstream?", EnvName("proxy.remote_url"))}
+			}
+		}
+		return nil
+	}
+	if _, ok := c.Distribution["proxy"]; ok {
+		return &Error{Key: "distribution.proxy", Msg: "set together with proxy.remote_url: use one of them"}
+	}
+	u, err := httpurl.ParseBase(p.RemoteURL)
+	if err != nil {
+		return &Error{Key: "proxy.remote_url", Msg: err.Error()}
+	}
+	// distribution appends /v2/ to the host alone.
+	if u.Path != "" {
+		return &Error{Key: "proxy.remote_url", Msg: fmt.Sprintf("%q must be the upstream registry's base URL without a path, e.g. https://registry.example.com", u.Redacted())}
+	}
+	if c.PublicURL != "" && strings.EqualFold(u.String(), strings.TrimRight(c.PublicURL, "/")) {
+		return &Error{Key: "proxy.remote_url", Msg: fmt.Sprintf("%q is this registry's own public_url: the cache would pull from itself", u.String())}
+	}
+	p.RemoteURL = u.String()
+	switch {
+	case p.Username != "" && p.Password == "":
+		return &Error{Key: "proxy.password", Msg: fmt.Sprintf("required with proxy.username (config file or %s)", EnvName("proxy.password"))}
+	case p.Username == "" && p.Password != "":
+		return &Error{Key: "proxy.username", Msg: "required with proxy.password"}
+	}
+	if p.TTL < 0 {
+		return &Error{Key: "proxy.ttl", Msg: "must not be negative (0 keeps cached content for ever)"}
+	}
+	// Expiry removes cached manifests and blobs through distribution's
+	// delete, which storage.delete: false turns off.
+	if p.TTL > 0 && !c.Storage.Delete {
+		return &Error{Key: "proxy.ttl", Msg: fmt.Sprintf("%s needs storage.delete: true to expire cached content (or set proxy.ttl: 0 to keep it for ever)", p.TTL.D())}
 	}
 	return nil
 }

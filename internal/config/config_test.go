@@ -74,6 +74,19 @@ func TestErrorsNameTheKey(t *testing.T) {
 		{"yaml value with a line break", "\"0\\n0\"\n", nil, "`0\\n0` into config.Config"},
 		{"unknown env", "", []string{"REGISTRY_STACK_LISTN=x"}, "REGISTRY_STACK_LISTN: unknown setting"},
 		{"bad env bool", "", []string{"REGISTRY_STACK_UI_ENABLED=yes please"}, "REGISTRY_STACK_UI_ENABLED: ui.enabled"},
+		{"proxy url without scheme", "proxy:\n  remote_url: registry.example.com\n", nil, "proxy.remote_url:"},
+		{"proxy url with a path", "proxy:\n  remote_url: https://registry.example.com/v2\n", nil, "proxy.remote_url: \"https://registry.example.com/v2\" must be the upstream registry's base URL"},
+		{"proxy url with credentials", "proxy:\n  remote_url: https://u:p@registry.example.com\n", nil, "proxy.remote_url: \"https://u:xxxxx@registry.example.com\" must not carry credentials"},
+		{"proxy url from env", "", []string{"REGISTRY_STACK_PROXY_REMOTE_URL=ftp://r.example"}, "proxy.remote_url:"},
+		{"proxy username without password", "proxy:\n  remote_url: https://r.example\n  username: cache\n", nil, "proxy.password: required with proxy.username"},
+		{"proxy password without username", "proxy:\n  remote_url: https://r.example\n  password: pw\n", nil, "proxy.username: required with proxy.password"},
+		{"proxy credentials without url", "proxy:\n  username: cache\n  password: pw\n", nil, "proxy.username: set without proxy.remote_url"},
+		{"proxy negative ttl", "", []string{"REGISTRY_STACK_PROXY_REMOTE_URL=https://r.example", "REGISTRY_STACK_PROXY_TTL=-1h"}, "proxy.ttl: must not be negative"},
+		{"proxy bad ttl", "proxy:\n  ttl: a week\n", nil, `"a week" is not a duration`},
+		{"proxy ttl needs delete", "storage:\n  delete: false\nproxy:\n  remote_url: https://r.example\n", nil, "proxy.ttl: 168h0m0s needs storage.delete: true"},
+		{"proxy of itself", "public_url: https://cache.example\nproxy:\n  remote_url: https://cache.example/\n", nil, "proxy.remote_url: \"https://cache.example\" is this registry's own public_url"},
+		{"proxy twice", "proxy:\n  remote_url: https://r.example\ndistribution:\n  proxy:\n    remoteurl: https://r.example\n", nil, "distribution.proxy: set together with proxy.remote_url"},
+		{"unknown proxy key", "proxy:\n  remoteurl: https://r.example\n", nil, `unknown key "proxy.remoteurl"`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -112,13 +125,14 @@ func TestEnvNamesCoverEveryKey(t *testing.T) {
 func TestRedacted(t *testing.T) {
 	c := Default()
 	c.HTTPSecret = "topsecret"
+	c.Proxy.Password = "upstreampw"
 	c.Distribution = map[string]any{"storage": map[string]any{"s3": map[string]any{"secretkey": "abc", "bucket": "b"}}, "redis": map[string]any{"password": "pw"}}
 	out, err := c.Redacted()
 	if err != nil {
 		t.Fatal(err)
 	}
 	s := string(out)
-	for _, secret := range []string{"topsecret", "abc", "pw"} {
+	for _, secret := range []string{"topsecret", "upstreampw", "abc", "pw"} {
 		if strings.Contains(s, ": "+secret) {
 			t.Errorf("secret %q in output:\n%s", secret, s)
 		}
@@ -128,6 +142,23 @@ func TestRedacted(t *testing.T) {
 	}
 	if c.HTTPSecret != "topsecret" {
 		t.Error("Redacted modified the config")
+	}
+}
+
+func TestProxySettings(t *testing.T) {
+	c := Default()
+	if c.Proxy.RemoteURL != "" || c.Proxy.TTL.D() != DefaultProxyTTL {
+		t.Fatalf("default: %+v", c.Proxy)
+	}
+	env := []string{"REGISTRY_STACK_PROXY_REMOTE_URL=HTTPS://Upstream.example:5000/", "REGISTRY_STACK_PROXY_USERNAME=cache", "REGISTRY_STACK_PROXY_PASSWORD=pw", "REGISTRY_STACK_PROXY_TTL=0s"}
+	if err := c.LoadEnv(env); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if c.Proxy.RemoteURL != "https://Upstream.example:5000" || c.Proxy.TTL != 0 {
+		t.Fatalf("got %+v", c.Proxy)
 	}
 }
 

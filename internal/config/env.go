@@ -167,6 +167,9 @@ func (c *Config) Redacted() ([]byte, error) {
 	if cp.OIDC.ClientSecret != "" {
 		cp.OIDC.ClientSecret = redactedValue
 	}
+	if cp.Proxy.Password != "" {
+		cp.Proxy.Password = redactedValue
+	}
 	cp.Distribution, _ = redactMap(c.Distribution).(map[string]any)
 	return yaml.Marshal(&cp)
 }

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"sync"
 
@@ -38,6 +39,15 @@ type Options struct {
 	// DefaultPageSize); a client may ask for fewer with n.
 	PageSize int
 	Logger   *slog.Logger
+	// Upstream, in a pull-through cache, lists referrers at the upstream
+	// registry. A listing's first page brings the local index in line
+	// with it, so the last list seen is served while the upstream is down.
+	Upstream Upstream
+}
+
+// Upstream lists a subject's referrers at a cache's upstream registry.
+type Upstream interface {
+	Referrers(ctx context.Context, repo string, subject digest.Digest) ([]v1.Descriptor, error)
 }
 
 // DefaultPageSize is the page size when Options names none.
@@ -133,6 +143,9 @@ func (h *handler) serveList(w http.ResponseWriter, r *http.Request, name, ref st
 		}
 	}
 	artifactType := q.Get("artifactType")
+	if h.o.Upstream != nil && last == "" {
+		h.syncUpstream(r.Context(), name, subject)
+	}
 	page, more, err := h.page(r.Context(), name, subject, last, artifactType, n)
 	if err != nil {
 		h.o.Logger.ErrorContext(r.Context(), "referrers listing failed", "repository", name, "subject", subject, "error", err)
@@ -167,6 +180,43 @@ func (h *handler) serveList(w http.ResponseWriter, r *http.Request, name, ref st
 	w.WriteHeader(http.StatusOK)
 	if r.Method == http.MethodGet {
 		_, _ = w.Write(body.Bytes())
+	}
+}
+
+// syncUpstream makes repo's index of subject what the upstream lists:
+// entries it lists are added, others removed. When the upstream cannot be
+// asked, the index stays as it was.
+func (h *handler) syncUpstream(ctx context.Context, repo string, subject digest.Digest) {
+	descs, err := h.o.Upstream.Referrers(ctx, repo, subject)
+	if err != nil {
+		h.o.Logger.WarnContext(ctx, "upstream referrers not listed: serving the cache's last copy", "repository", repo, "subject", subject, "error", err)
+		return
+	}
+	local, err := h.o.Store.List(ctx, repo, subject)
+	if err != nil {
+		h.o.Logger.ErrorContext(ctx, "referrers index not read", "repository", repo, "subject", subject, "error", err)
+		return
+	}
+	listed := make(map[digest.Digest]bool, len(descs))
+	for _, d := range descs {
+		if d.Digest.Validate() != nil || d.MediaType == "" || listed[d.Digest] {
+			continue
+		}
+		listed[d.Digest] = true
+		if slices.Contains(local, d.Digest) {
+			continue
+		}
+		if err := h.o.Store.Add(ctx, repo, Referrer{Subject: subject, Descriptor: d}); err != nil {
+			h.o.Logger.ErrorContext(ctx, "upstream referrer not recorded", "repository", repo, "subject", subject, "error", err)
+		}
+	}
+	for _, d := range local {
+		if listed[d] {
+			continue
+		}
+		if err := h.o.Store.Remove(ctx, repo, subject, d); err != nil {
+			h.o.Logger.ErrorContext(ctx, "referrer gone upstream not removed", "repository", repo, "subject", subject, "error", err)
+		}
 	}
 }
 

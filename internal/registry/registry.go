@@ -78,6 +78,12 @@ type Registry struct {
 	// the same driver instance as the readiness probe.
 	storage   distribution.Namespace
 	referrers *referrers.Store
+	// upstream is the registry this one is a pull-through cache of;
+	// empty when it is not a cache.
+	upstream string
+	// upstreamReferrers lists referrers at the upstream; nil when not a
+	// cache.
+	upstreamReferrers *upstreamReferrers
 }
 
 // New builds the distribution App. distribution panics on many bad settings;
@@ -100,6 +106,15 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Registry, erro
 	if opts.Logger != nil && health.fsRoot == "" && cfg.Storage.MinFree > 0 {
 		opts.Logger.Info("storage.min_free is not checked: only filesystem storage has a free space to measure", "driver", dcfg.Storage.Type())
 	}
+	var upRefs *upstreamReferrers
+	if dcfg.Proxy.RemoteURL != "" {
+		if err := checkUpstream(ctx, dcfg.Proxy.RemoteURL); err != nil {
+			return nil, err
+		}
+		if upRefs, err = newUpstreamReferrers(dcfg.Proxy); err != nil {
+			return nil, err
+		}
+	}
 	app, err := newApp(ctx, dcfg)
 	if err != nil {
 		return nil, err
@@ -118,6 +133,9 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Registry, erro
 		usage:      newMemo(usageEvery, func(ctx context.Context) (UploadUsage, error) { return uploadUsage(ctx, driver) }),
 		routes:     v2.Router(),
 		catalogMax: dcfg.Catalog.MaxEntries,
+		upstream:   dcfg.Proxy.RemoteURL,
+		// A cache's referrers listings come from the upstream.
+		upstreamReferrers: upRefs,
 	}, nil
 }
 
@@ -137,6 +155,10 @@ func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	var m mux.RouteMatch
 	if !r.routes.Match(req, &m) || m.MatchErr != nil {
 		serveUnmatched(w, req)
+		return
+	}
+	if r.upstream != "" && req.Method != http.MethodGet && req.Method != http.MethodHead {
+		serveReadOnlyCache(w)
 		return
 	}
 	if m.Route.GetName() == v2.RouteNameManifest && req.Method == http.MethodPut {
@@ -379,6 +401,9 @@ func DistributionConfig(cfg *config.Config, opts Options) (*configuration.Config
 	// apply; distribution.validation.manifests.urls narrows it.
 	if !d.Validation.Disabled && len(d.Validation.Manifests.URLs.Allow) == 0 && len(d.Validation.Manifests.URLs.Deny) == 0 {
 		d.Validation.Manifests.URLs.Allow = []string{DefaultLayerURLsAllow}
+	}
+	if cfg.Proxy.RemoteURL != "" {
+		d.Proxy = proxyConfig(cfg.Proxy)
 	}
 	d.Log.Level = "info"
 	d.HTTP.Secret = cfg.HTTPSecret

@@ -66,6 +66,11 @@ func (g *guard) finish(w http.ResponseWriter, r *http.Request, h *holdErrors, bo
 		text = string(raw)
 	}
 	a := classify(r, h.status, text, bodyErr)
+	if a.Status == http.StatusInternalServerError && g.upstream != "" && strings.Contains(text, g.upstream) {
+		// distribution names the upstream URL it called: only a cache's
+		// calls to its upstream do that.
+		a = upstreamAnswer(text)
+	}
 	attrs := []any{"method", r.Method, "path", shorten.Text(r.URL.Path, 300), "status", h.status, "answer", a.Status, "error", shorten.Text(text, 2000)}
 	switch {
 	case a.Status < 500:
@@ -76,6 +81,25 @@ func (g *guard) finish(w http.ResponseWriter, r *http.Request, h *holdErrors, bo
 		g.log.ErrorContext(r.Context(), "registry server error", attrs...)
 	}
 	writeError(w, a)
+}
+
+// Answers to a pull of content a cache does not hold, when fetching it from
+// its upstream failed.
+const (
+	msgUpstreamDown    = "this pull-through cache does not hold this content and cannot reach its upstream registry now; try again later"
+	msgUpstreamRefused = "this pull-through cache does not hold this content and its upstream registry refused the cache's login or pull (proxy.username, proxy.password and their rights at the upstream)"
+)
+
+// upstreamAnswer is the answer to a cache's failed call to its upstream:
+// refused (401, 403: the cache's own settings are at fault, not the
+// client's login, so no UNAUTHORIZED or DENIED) or unreachable.
+func upstreamAnswer(text string) *answer {
+	for _, refused := range []string{"unauthorized:", "denied:"} {
+		if strings.Contains(text, refused) {
+			return &answer{Status: http.StatusBadGateway, Code: "UNKNOWN", Message: msgUpstreamRefused}
+		}
+	}
+	return &answer{Status: http.StatusServiceUnavailable, Code: "UNAVAILABLE", Message: msgUpstreamDown}
 }
 
 // classify turns distribution's server error into the answer the client

@@ -26,6 +26,9 @@ import (
 type Options struct {
 	// Logger receives the real error behind every answer that was changed.
 	Logger *slog.Logger
+	// Upstream is the base URL of the registry this one is a pull-through
+	// cache of; empty when it is none.
+	Upstream string
 }
 
 // New wraps next (the registry).
@@ -33,12 +36,13 @@ func New(next http.Handler, o Options) http.Handler {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &guard{next: next, log: o.Logger}
+	return &guard{next: next, log: o.Logger, upstream: o.Upstream}
 }
 
 type guard struct {
-	next http.Handler
-	log  *slog.Logger
+	next     http.Handler
+	log      *slog.Logger
+	upstream string
 }
 
 func (g *guard) ServeHTTP(w http.ResponseWriter, r *http.Request) {

@@ -306,6 +306,11 @@ func TestReadOnlyStorage(t *testing.T) {
 // writes (with its own errcode serializer) for storage failures it cannot
 // be made to produce here without root: read-only storage, quota.
 func TestClassifyServerErrors(t *testing.T) {
+	// How a cache's failed call to its upstream reaches the answer.
+	const (
+		upstreamDown    = `Get "http://up.example:5000/v2/": dial tcp 127.0.0.1:5000: connect: connection refused`
+		upstreamRefused = `Get "http://up.example:5000/v2/foo/manifests/v1": unauthorized: authentication required`
+	)
 	pathErr := func(errno syscall.Errno) error {
 		return &os.PathError{Op: "open", Path: "/srv/data/registry/docker/registry/v2/repositories/foo/_uploads/x/data", Err: errno}
 	}
@@ -317,18 +322,24 @@ func TestClassifyServerErrors(t *testing.T) {
 		status  int
 		code    string
 		message string
+		// upstream makes the guard a pull-through cache's.
+		upstream string
 	}{
-		{"read-only", "PUT", "/v2/foo/manifests/v1", errcode.Errors{errcode.ErrorCodeUnknown.WithDetail(pathErr(syscall.EROFS))}, 507, CodeInsufficientStorage, msgStorageReadOnly},
-		{"full", "PATCH", "/v2/foo/blobs/uploads/x", errcode.Errors{errcode.ErrorCodeUnknown.WithDetail(pathErr(syscall.ENOSPC).Error())}, 507, CodeInsufficientStorage, msgStorageFull},
-		{"quota", "POST", "/v2/foo/blobs/uploads/", errcode.Errors{errcode.ErrorCodeUnknown.WithDetail(pathErr(syscall.EDQUOT))}, 507, CodeInsufficientStorage, msgStorageFull},
-		{"other fault keeps 500, loses the path", "GET", "/v2/foo/tags/list", errcode.Errors{errcode.ErrorCodeUnknown.WithDetail(pathErr(syscall.EIO))}, 500, "UNKNOWN", ""},
-		{"unavailable keeps 503", "GET", "/v2/", errcode.Errors{errcode.ErrorCodeUnavailable.WithDetail(pathErr(syscall.EIO))}, 503, "UNAVAILABLE", ""},
+		{"read-only", "PUT", "/v2/foo/manifests/v1", errcode.Errors{errcode.ErrorCodeUnknown.WithDetail(pathErr(syscall.EROFS))}, 507, CodeInsufficientStorage, msgStorageReadOnly, ""},
+		{"full", "PATCH", "/v2/foo/blobs/uploads/x", errcode.Errors{errcode.ErrorCodeUnknown.WithDetail(pathErr(syscall.ENOSPC).Error())}, 507, CodeInsufficientStorage, msgStorageFull, ""},
+		{"quota", "POST", "/v2/foo/blobs/uploads/", errcode.Errors{errcode.ErrorCodeUnknown.WithDetail(pathErr(syscall.EDQUOT))}, 507, CodeInsufficientStorage, msgStorageFull, ""},
+		{"other fault keeps 500, loses the path", "GET", "/v2/foo/tags/list", errcode.Errors{errcode.ErrorCodeUnknown.WithDetail(pathErr(syscall.EIO))}, 500, "UNKNOWN", "", ""},
+		{"unavailable keeps 503", "GET", "/v2/", errcode.Errors{errcode.ErrorCodeUnavailable.WithDetail(pathErr(syscall.EIO))}, 503, "UNAVAILABLE", "", ""},
+		{"cache's upstream down", "GET", "/v2/foo/manifests/v1", errcode.Errors{errcode.ErrorCodeUnknown.WithDetail(upstreamDown)}, 503, "UNAVAILABLE", msgUpstreamDown, "http://up.example:5000"},
+		{"cache refused by its upstream", "GET", "/v2/foo/blobs/sha256:x", errcode.Errors{errcode.ErrorCodeUnknown.WithDetail(upstreamRefused)}, 502, "UNKNOWN", msgUpstreamRefused, "http://up.example:5000"},
+		{"another registry's upstream", "GET", "/v2/foo/manifests/v1", errcode.Errors{errcode.ErrorCodeUnknown.WithDetail(upstreamDown)}, 500, "UNKNOWN", "", "http://other.example:5000"},
+		{"not a cache", "GET", "/v2/foo/manifests/v1", errcode.Errors{errcode.ErrorCodeUnknown.WithDetail(upstreamDown)}, 500, "UNKNOWN", "", ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			h := New(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 				_ = errcode.ServeJSON(w, tc.errs)
-			}), Options{})
+			}), Options{Upstream: tc.upstream})
 			rec := httptest.NewRecorder()
 			h.ServeHTTP(rec, httptest.NewRequest(tc.method, tc.path, nil))
 			got := readResult(t, rec.Result())
@@ -338,7 +349,7 @@ func TestClassifyServerErrors(t *testing.T) {
 			if tc.message != "" && !strings.Contains(got.body, tc.message) {
 				t.Errorf("body %s lacks %q", got.body, tc.message)
 			}
-			for _, leak := range []string{"/srv/data", "_uploads", "input/output error"} {
+			for _, leak := range []string{"/srv/data", "_uploads", "input/output error", "connection refused"} {
 				if strings.Contains(got.body, leak) {
 					t.Errorf("body leaks %q: %s", leak, got.body)
 				}

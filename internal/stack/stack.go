@@ -99,7 +99,7 @@ func New(ctx context.Context, cfg *config.Config, o Options) (st *Stack, err err
 	}
 	// The referrers API sits in front of distribution and authorizes its
 	// listings with the same token verification as the registry's routes.
-	refOpts := referrers.Options{Store: reg.Referrers(), Manifests: reg, Logger: o.Logger}
+	refOpts := referrers.Options{Store: reg.Referrers(), Manifests: reg, Logger: o.Logger, Upstream: reg.UpstreamReferrers()}
 	if mode.access != nil {
 		if refOpts.Access, err = tokenauth.New(*mode.access); err != nil {
 			return nil, err
@@ -110,7 +110,7 @@ func New(ctx context.Context, cfg *config.Config, o Options) (st *Stack, err err
 		routes.Registry = mode.wrapRegistry(reg, routes.Registry)
 	}
 	// Outermost, so the filtered catalog's answers are guarded too.
-	routes.Registry = registryerrors.New(routes.Registry, registryerrors.Options{Logger: o.Logger})
+	routes.Registry = registryerrors.New(routes.Registry, registryerrors.Options{Logger: o.Logger, Upstream: reg.Upstream()})
 	routes.Ready = append([]server.Check{reg.StorageCheck()}, mode.checks...)
 	if cfg.UI.Enabled {
 		h, err := newUI(cfg, o)
