@@ -463,5 +463,3 @@ func TestExportUsage(t *testing.T) {
 		}
 	}
 }
-
-

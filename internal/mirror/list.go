@@ -23,7 +23,7 @@ type List struct {
 // and the tags the regular expression matches.
 type Source struct {
 	// Repository is host[:port]/path of the upstream repository.
-	Repository string `yaml:"repository"`
+	Repository string   `yaml:"repository"`
 	Tags       []string `yaml:"tags"`
 	Semver     string   `yaml:"semver"`
 	Regex      string   `yaml:"regex"`
