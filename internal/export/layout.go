@@ -116,6 +116,10 @@ func (l *Layout) WriteBlob(h v1.Hash, size int64, r io.Reader) error {
 	if err == nil {
 		err = f.Sync()
 	}
+	if err == nil {
+		// Bundles are read by other users' tools (skopeo, podman).
+		err = f.Chmod(0o644)
+	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
