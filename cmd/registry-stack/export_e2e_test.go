@@ -426,6 +426,9 @@ func TestExportKeycloak(t *testing.T) {
 	if strings.Contains(stdout+stderr, realm.Password) {
 		t.Errorf("export output contains the password")
 	}
+	if strings.Contains(stderr, "skipped") {
+		t.Errorf("referrers not listed through a token:\n%s", stderr)
+	}
 	lp, err := layout.FromPath(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -441,6 +444,16 @@ func TestExportKeycloak(t *testing.T) {
 	if !strings.Contains(string(b), `"team/app:1.0"`) {
 		t.Errorf("index.json does not name team/app:1.0:\n%s", b)
 	}
+
+	t.Run("password flag, again: nothing to fetch", func(t *testing.T) {
+		code, stdout, stderr := stackrun.RunCLI(t, nil, "export", "--output", dir, "--username", realm.User, "--password", realm.Password, ref.String())
+		if code != exitOK {
+			t.Fatalf("export: exit %d\n%s%s", code, stdout, stderr)
+		}
+		if _, written, skipped := summary(t, stdout); written != 0 || skipped == 0 {
+			t.Errorf("second export wrote %d blobs, skipped %d; want 0 written\n%s", written, skipped, stdout)
+		}
+	})
 }
 
 // TestExportUsage: usage errors exit 2 and name the flag or reference.
