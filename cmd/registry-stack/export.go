@@ -146,12 +146,11 @@ func printSummary(w io.Writer, what string, s export.Stats, elapsed time.Duratio
 
 // endpointFlags are the flags that say how to log in to one registry.
 type endpointFlags struct {
-	prefix                 string
-	username, password     *string
-	passwordFile           *string
-	passwordStdin          *bool
-	insecure               *bool
-	passwordStdinSupported bool
+	prefix             string
+	username, password *string
+	passwordFile       *string
+	passwordStdin      *bool // nil where stdin is not offered
+	insecure           *bool
 }
 
 // sourceFlags registers --username, --password, --password-file,
@@ -161,7 +160,7 @@ func sourceFlags(fs *flag.FlagSet) *endpointFlags {
 }
 
 func endpointFlagSet(fs *flag.FlagSet, prefix, what string, stdin bool) *endpointFlags {
-	e := &endpointFlags{prefix: prefix, passwordStdinSupported: stdin}
+	e := &endpointFlags{prefix: prefix}
 	e.username = fs.String(prefix+"username", "", "user `name` at "+what+" (default: the Docker config's credentials, else anonymous)")
 	e.password = fs.String(prefix+"password", "", "`password` at "+what+" (prefer --"+prefix+"password-file, which keeps it out of shell history)")
 	e.passwordFile = fs.String(prefix+"password-file", "", "read the password at "+what+" from `FILE` (first line)")
