@@ -63,6 +63,16 @@ func TestMirror(t *testing.T) {
 	}
 	o := newOras(t, ctx, clientLogin{namespace: "team"}, map[string]string{"sbom.json": `{"spdxVersion":"SPDX-2.3"}`})
 	sbom := onlyReferrer(t, ctx, o, upRepo.Digest(digests["1.2.0"].String()), "application/spdx+json", "sbom.json")
+	// An index whose platform manifest has a referrer of its own.
+	multiRepo, _ := name.NewRepository(up.Addr+"/team/multi", name.Insecure)
+	idx := platformIndex(t)
+	if err := remote.WriteIndex(multiRepo.Tag("1.0"), idx, remote.WithContext(ctx)); err != nil {
+		t.Fatal(err)
+	}
+	multiDigest, _ := idx.Digest()
+	im, _ := idx.IndexManifest()
+	child := im.Manifests[1].Digest
+	childSBOM := onlyReferrer(t, ctx, o, multiRepo.Digest(child.String()), "application/spdx+json", "sbom.json")
 
 	list := filepath.Join(t.TempDir(), "mirror.yaml")
 	writeFile(t, list, `repositories:
@@ -71,6 +81,8 @@ func TestMirror(t *testing.T) {
     semver: ">=1.1, <2"
     regex: "^nightly-"
     to: lab/app
+  - repository: `+up.Addr+`/team/multi
+    tags: ["1.0"]
 `)
 	selected := []string{"1.2.0", "v1.3.1", "latest", "nightly-7"}
 	dir := filepath.Join(t.TempDir(), "bundle")
@@ -117,8 +129,8 @@ func TestMirror(t *testing.T) {
 	for _, d := range dests {
 		t.Run(d.name+" first run", func(t *testing.T) {
 			c, u, f := mirrorCounts(t, append([]string{"--list", list, "--insecure"}, d.args...)...)
-			if c != "4" || u != "0" || f != "0" {
-				t.Fatalf("first run: %s copied, %s unchanged, %s failed; want 4, 0, 0", c, u, f)
+			if c != "5" || u != "0" || f != "0" {
+				t.Fatalf("first run: %s copied, %s unchanged, %s failed; want 5, 0, 0", c, u, f)
 			}
 			check(t, d.has)
 		})
@@ -128,16 +140,25 @@ func TestMirror(t *testing.T) {
 		if len(got) != 1 || got[0] != sbom {
 			t.Errorf("referrers at the destination registry: %v, want [%v]", got, sbom)
 		}
+		if got := digestAt(t, ctx, down.Addr+"/team/multi:1.0"); got != multiDigest {
+			t.Errorf("team/multi:1.0 at the destination registry: %v, want %v", got, multiDigest)
+		}
+		got = referrerDigests(t, ctx, mustTag(t, down.Addr+"/team/multi:1.0").Context().Digest(child.String()))
+		if len(got) != 1 || got[0] != childSBOM {
+			t.Errorf("referrers of the platform manifest at the destination registry: %v, want [%v]", got, childSBOM)
+		}
 		b := readFileString(t, filepath.Join(dir, "index.json"))
-		if !strings.Contains(b, `"lab/app@`+sbom.String()+`"`) {
-			t.Errorf("bundle index.json has no entry lab/app@%s:\n%s", sbom, b)
+		for _, want := range []string{`"lab/app@` + sbom.String() + `"`, `"team/multi:1.0"`, `"team/multi@` + childSBOM.String() + `"`} {
+			if !strings.Contains(b, want) {
+				t.Errorf("bundle index.json has no entry %s:\n%s", want, b)
+			}
 		}
 	})
 	for _, d := range dests {
 		t.Run(d.name+" second run copies nothing", func(t *testing.T) {
 			c, u, f := mirrorCounts(t, append([]string{"--list", list, "--insecure"}, d.args...)...)
-			if c != "0" || u != "4" || f != "0" {
-				t.Fatalf("second run: %s copied, %s unchanged, %s failed; want 0, 4, 0", c, u, f)
+			if c != "0" || u != "5" || f != "0" {
+				t.Fatalf("second run: %s copied, %s unchanged, %s failed; want 0, 5, 0", c, u, f)
 			}
 		})
 	}
@@ -145,8 +166,8 @@ func TestMirror(t *testing.T) {
 	for _, d := range dests {
 		t.Run(d.name+" after a retag only that tag", func(t *testing.T) {
 			c, u, f := mirrorCounts(t, append([]string{"--list", list, "--insecure"}, d.args...)...)
-			if c != "1" || u != "3" || f != "0" {
-				t.Fatalf("after retagging latest: %s copied, %s unchanged, %s failed; want 1, 3, 0", c, u, f)
+			if c != "1" || u != "4" || f != "0" {
+				t.Fatalf("after retagging latest: %s copied, %s unchanged, %s failed; want 1, 4, 0", c, u, f)
 			}
 			check(t, d.has)
 		})
