@@ -445,6 +445,21 @@ func TestExportKeycloak(t *testing.T) {
 		t.Errorf("index.json does not name team/app:1.0:\n%s", b)
 	}
 
+	t.Run("mirror with credentials at both ends", func(t *testing.T) {
+		// The destination is a second keycloak-mode stack on the same realm.
+		dst := stackrun.Start(t, nil, realm.StackArgs()...)
+		list := filepath.Join(t.TempDir(), "mirror.yaml")
+		writeFile(t, list, "repositories:\n  - repository: "+st.Addr+"/team/app\n    semver: \"^1\"\n")
+		code, stdout, stderr := stackrun.RunCLI(t, nil, "mirror", "--list", list, "--insecure", "--username", realm.User, "--password-file", pwFile,
+			"--to", dst.Addr, "--to-insecure", "--to-username", realm.User, "--to-password-file", pwFile)
+		if code != exitOK || !strings.Contains(stdout, "mirror: 1 copied, 0 unchanged, 0 failed") {
+			t.Fatalf("mirror: exit %d\n%s%s", code, stdout, stderr)
+		}
+		if got := digestAt(t, ctx, dst.Addr+"/team/app:1.0", basic(realm)); got != want {
+			t.Errorf("mirrored team/app:1.0 is %v, want %v", got, want)
+		}
+	})
+
 	t.Run("password flag, again: nothing to fetch", func(t *testing.T) {
 		code, stdout, stderr := stackrun.RunCLI(t, nil, "export", "--output", dir, "--username", realm.User, "--password", realm.Password, ref.String())
 		if code != exitOK {
