@@ -54,10 +54,14 @@ func OpenLayout(dir string) (*Layout, error) {
 		if json.Unmarshal(b, &v) != nil || v.Version == "" {
 			return nil, fmt.Errorf("%s: not an OCI layout file", p)
 		}
-		return l, nil
-	}
-	if err := writeAtomic(p, []byte(layoutFile)); err != nil {
+	} else if err := writeAtomic(p, []byte(layoutFile)); err != nil {
 		return nil, err
+	}
+	// A layout is valid from the start, even if nothing gets exported.
+	if _, err := os.Stat(filepath.Join(dir, "index.json")); errors.Is(err, fs.ErrNotExist) {
+		if err := l.AddEntries(); err != nil {
+			return nil, err
+		}
 	}
 	return l, nil
 }
@@ -203,7 +207,7 @@ func (l *Layout) readIndex() (*v1.IndexManifest, error) {
 	p := filepath.Join(l.dir, "index.json")
 	b, err := os.ReadFile(p)
 	if errors.Is(err, fs.ErrNotExist) {
-		return &v1.IndexManifest{SchemaVersion: 2, MediaType: types.OCIImageIndex}, nil
+		return &v1.IndexManifest{SchemaVersion: 2, MediaType: types.OCIImageIndex, Manifests: []v1.Descriptor{}}, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", p, err)
@@ -214,6 +218,9 @@ func (l *Layout) readIndex() (*v1.IndexManifest, error) {
 	}
 	if m.SchemaVersion == 0 {
 		m.SchemaVersion = 2
+	}
+	if m.Manifests == nil {
+		m.Manifests = []v1.Descriptor{} // "manifests": [] is required
 	}
 	return &m, nil
 }

@@ -108,3 +108,17 @@ func TestAddEntriesMerges(t *testing.T) {
 		t.Fatalf("oci-layout = %q, %v", b, err)
 	}
 }
+
+func TestNewLayoutIsValid(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := OpenLayout(dir); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "index.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), `"manifests": []`) || !strings.Contains(string(b), `"schemaVersion": 2`) {
+		t.Fatalf("index.json of an empty layout:\n%s", b)
+	}
+}

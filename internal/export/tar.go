@@ -52,6 +52,9 @@ func WriteTar(dir, path string) (err error) {
 	if err = tw.Close(); err == nil {
 		err = f.Sync()
 	}
+	if err == nil {
+		err = f.Chmod(0o644)
+	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
