@@ -28,6 +28,7 @@ func runExport(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	list := fs.String("list", "", "read references from `FILE`, one per line (# starts a comment)")
 	jobs := fs.Int("jobs", 4, "blobs fetched at once per image")
 	src := sourceFlags(fs)
+	usageLine(fs, "registry-stack export [flags] --output PATH REF...\n  REF: host[:port]/repository:tag or host[:port]/repository@digest")
 	refArgs, code, ok := parseInterspersed(fs, args, stderr)
 	if !ok {
 		return code
@@ -110,6 +111,14 @@ func runExport(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		return exitFailure
 	}
 	return exitOK
+}
+
+// usageLine puts a synopsis above the flags in -h output.
+func usageLine(fs *flag.FlagSet, synopsis string) {
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: %s\n\nFlags:\n", synopsis)
+		fs.PrintDefaults()
+	}
 }
 
 // startDisplay shows progress on stderr (a live line on a terminal) and

@@ -75,7 +75,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 	case "export":
 		return runExport(ctx, args[1:], os.Stdin, stdout, stderr)
 	case "mirror":
-		return runMirror(ctx, args[1:], stdout, stderr)
+		return runMirror(ctx, args[1:], os.Stdin, stdout, stderr)
 	case "probe":
 		return runProbe(ctx, args[1:], environ, stderr)
 	case "policy":

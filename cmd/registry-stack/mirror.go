@@ -17,7 +17,7 @@ import (
 
 // runMirror brings a bundle or a second registry in step with the tags a
 // list selects upstream, copying only the tags whose digest changed.
-func runMirror(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+func runMirror(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	const cmd = "registry-stack mirror"
 	fs := flag.NewFlagSet("mirror", flag.ContinueOnError)
 	listFile := fs.String("list", "", "YAML mirror list `FILE` (repositories: [{repository, tags, semver, regex, to}])")
@@ -26,6 +26,7 @@ func runMirror(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	jobs := fs.Int("jobs", 4, "blobs fetched at once per image (bundle)")
 	src := sourceFlags(fs)
 	dstFlags := endpointFlagSet(fs, "to-", "the --to registry", false)
+	usageLine(fs, "registry-stack mirror --list FILE (--output DIR | --to HOST:PORT) [flags]")
 	if code, ok := parseFlags(fs, args, stderr); !ok {
 		return code
 	}
@@ -43,7 +44,7 @@ func runMirror(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintf(stderr, "%s: --jobs %d: must be at least 1\n", cmd, *jobs)
 		return exitUsage
 	}
-	ep, err := src.endpoint(nil)
+	ep, err := src.endpoint(stdin)
 	if err != nil {
 		fmt.Fprintf(stderr, "%s: %v\n", cmd, err)
 		return exitUsage
