@@ -11,6 +11,7 @@
 #
 #   scripts/bench.sh         # everything
 #   scripts/bench.sh load    # the read load only
+#   scripts/bench.sh airgap  # export of a 1 GiB, 10-layer image vs skopeo copy
 #
 # Needs go and curl (scripts/deps.sh installs curl) and awk (in every
 # Debian base system).
@@ -29,8 +30,8 @@ mib() { div "$(stat -c %s "$1")" 1048576 %.1f; }
 wait_ready() { wait_url "$1" 30 0.01 "$2"; }
 
 what=${1:-all}
-case $what in all | load) ;; *)
-	echo "usage: scripts/bench.sh [all|load]" >&2
+case $what in all | load | airgap) ;; *)
+	echo "usage: scripts/bench.sh [all|load|airgap]" >&2
 	exit 2
 	;;
 esac
@@ -88,8 +89,65 @@ load() {
 	return $((load_failures > 0))
 }
 
+# airgap: one stack holds a 1 GiB image of 10 random layers; registry-stack
+# export (to a directory, to a .tar) and skopeo copy docker:// oci: copy
+# it in turns, three rounds on the same stack; MB/s is the bundle's bytes
+# over wall time, best round of each (the machine may be shared).
+airgap() {
+	echo "== air gap: export of a 1 GiB, 10-layer image, best of 3 rounds"
+	command -v skopeo >/dev/null || {
+		echo "skopeo missing (scripts/deps.sh installs it)" >&2
+		return 1
+	}
+	[ -x "$work/registry-stack" ] || go build -o "$work/registry-stack" ./cmd/registry-stack
+	go build -o "$work/image-bench" ./cmd/image-bench
+	local port pid ref round label
+	port=$(free_port)
+	"$work/registry-stack" serve --auth none --listen "127.0.0.1:$port" --data-dir "$work/airgap-data" --log-level warn &
+	pid=$!
+	wait_ready "http://127.0.0.1:$port/readyz" $pid
+	ref=127.0.0.1:$port/bench/airgap:1.0
+	"$work/image-bench" --ref "$ref" --layers 10 --size $((1 << 30))
+	declare -A best_ms bundle_bytes
+	# airgap_run LABEL OUT COMMAND...: runs it into OUT, keeps the best time.
+	airgap_run() {
+		local label=$1 out=$2 t0 ms
+		shift 2
+		sync
+		t0=$(now_ms)
+		"$@" >"$work/airgap.log" 2>&1 || {
+			cat "$work/airgap.log" >&2
+			return 1
+		}
+		ms=$(($(now_ms) - t0))
+		bundle_bytes[$label]=$(du -sb --apparent-size "$out" | cut -f1)
+		echo "$label, round $round: $(div $ms 1000 %.1f) s"
+		if [ -z "${best_ms[$label]:-}" ] || [ "$ms" -lt "${best_ms[$label]}" ]; then
+			best_ms[$label]=$ms
+		fi
+		rm -rf "$out"
+	}
+	for round in 1 2 3; do
+		airgap_run "registry-stack export (directory)" "$work/export-dir" \
+			"$work/registry-stack" export --output "$work/export-dir" "$ref"
+		airgap_run "registry-stack export (.tar)" "$work/export.tar" \
+			"$work/registry-stack" export --output "$work/export.tar" "$ref"
+		airgap_run "skopeo copy docker:// oci:" "$work/skopeo-dir" \
+			skopeo copy --src-tls-verify=false "docker://$ref" "oci:$work/skopeo-dir:bench/airgap:1.0"
+	done
+	for label in "registry-stack export (directory)" "registry-stack export (.tar)" "skopeo copy docker:// oci:"; do
+		echo "$label: ${bundle_bytes[$label]} bytes, best $(div "${best_ms[$label]}" 1000 %.1f) s: $(div "${bundle_bytes[$label]}" $((best_ms[$label] * 1000)) %.1f) MB/s"
+	done
+	kill $pid
+	wait $pid 2>/dev/null || true
+}
+
 if [ "$what" = load ]; then
 	load
+	exit
+fi
+if [ "$what" = airgap ]; then
+	airgap
 	exit
 fi
 

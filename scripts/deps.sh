@@ -2,7 +2,7 @@
 # Installs what the tests, the demo and scripts/bench.sh need on a fresh
 # Debian machine: Chromium, skopeo, podman, unzip, curl, Maven (which brings a Java
 # runtime for Keycloak), Node.js, awk and iproute2 (apt), then the Go modules,
-# staticcheck, oras and cosign (GOPATH/bin). Safe to run again: it skips what is there.
+# staticcheck, oras, cosign and crane (GOPATH/bin). Safe to run again: it skips what is there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
@@ -42,4 +42,10 @@ cosign_version=v2.6.5
 if ! command -v cosign >/dev/null 2>&1 && [ ! -x "$(go env GOPATH)/bin/cosign" ]; then
 	echo "deps: go install cosign $cosign_version (builds for several minutes)"
 	go install "github.com/sigstore/cosign/v2/cmd/cosign@$cosign_version"
+fi
+# The crane CLI for the bundle round-trip tests (crane validate).
+crane_version=v0.22.1
+if ! command -v crane >/dev/null 2>&1 && [ ! -x "$(go env GOPATH)/bin/crane" ]; then
+	echo "deps: go install crane $crane_version"
+	go install "github.com/google/go-containerregistry/cmd/crane@$crane_version"
 fi

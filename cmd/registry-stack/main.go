@@ -45,6 +45,8 @@ Usage:
   registry-stack bootstrap [flags]      prepare a Keycloak realm and docker-v2 client
   registry-stack garbage-collect [flags] free the storage of unreferenced blobs (server stopped)
   registry-stack policy explain [flags] show what the policy allows a user, and by which rule
+  registry-stack export [flags] REF...  copy images, all platforms and referrers, into an OCI layout (dir or .tar)
+  registry-stack mirror [flags]         keep a bundle or a second registry in step with upstream tags
   registry-stack probe [flags]          exit 0 when the local server is ready (for HEALTHCHECK)
   registry-stack version [--json|--cyclonedx] print the version; the build's modules as JSON or a CycloneDX SBOM
 
@@ -70,6 +72,10 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		return runCheckConfig(args[1:], environ, stdout, stderr)
 	case "garbage-collect":
 		return runGarbageCollect(ctx, args[1:], environ, stdout, stderr)
+	case "export":
+		return runExport(ctx, args[1:], os.Stdin, stdout, stderr)
+	case "mirror":
+		return runMirror(ctx, args[1:], os.Stdin, stdout, stderr)
 	case "probe":
 		return runProbe(ctx, args[1:], environ, stderr)
 	case "policy":
