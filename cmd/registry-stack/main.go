@@ -45,6 +45,7 @@ Usage:
   registry-stack bootstrap [flags]      prepare a Keycloak realm and docker-v2 client
   registry-stack garbage-collect [flags] free the storage of unreferenced blobs (server stopped)
   registry-stack policy explain [flags] show what the policy allows a user, and by which rule
+  registry-stack import [flags] PATH    push the images of a bundle (OCI layout, its tar, docker save) into a registry
   registry-stack probe [flags]          exit 0 when the local server is ready (for HEALTHCHECK)
   registry-stack version [--json|--cyclonedx] print the version; the build's modules as JSON or a CycloneDX SBOM
 
@@ -70,6 +71,8 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		return runCheckConfig(args[1:], environ, stdout, stderr)
 	case "garbage-collect":
 		return runGarbageCollect(ctx, args[1:], environ, stdout, stderr)
+	case "import":
+		return runImport(ctx, args[1:], environ, os.Stdin, stdout, stderr)
 	case "probe":
 		return runProbe(ctx, args[1:], environ, stderr)
 	case "policy":
