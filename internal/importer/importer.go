@@ -134,7 +134,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		return nil, &UsageError{err}
 	}
 	defer src.close()
-	fmt.Fprintf(o.Log, "reading %s as a %s\n", o.Path, format)
+	fmt.Fprintf(o.Log, "reading %s: %s\n", o.Path, format)
 	var items []item
 	if format == formatOCI {
 		items, err = ociItems(src, o)

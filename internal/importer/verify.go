@@ -96,7 +96,10 @@ func (v *verifier) Read(p []byte) (int, error) {
 	if v.size >= 0 && v.n > v.size {
 		return n, v.fail(fmt.Sprintf("more than %d bytes", v.size))
 	}
-	if errors.Is(err, io.EOF) {
+	// With the size known, the digest is checked with the last byte, not
+	// at io.EOF: an HTTP client sending exactly Content-Length bytes gets
+	// the error while the request is still being written.
+	if (v.size >= 0 && v.n == v.size) || errors.Is(err, io.EOF) {
 		if v.size >= 0 && v.n != v.size {
 			return n, v.fail(fmt.Sprintf("%d bytes instead of %d", v.n, v.size))
 		}
