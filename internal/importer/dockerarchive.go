@@ -207,18 +207,19 @@ func (l *dockerLayer) Compressed() (io.ReadCloser, error) {
 	if err != nil {
 		return nil, fmt.Errorf("layer %s: %w", l.name, err)
 	}
-	if !l.gzipped {
-		pr, pw := io.Pipe()
-		go func() {
-			defer r.Close()
-			zw := gzip.NewWriter(pw)
-			_, err := io.Copy(zw, r)
-			if err == nil {
-				err = zw.Close()
-			}
-			pw.CloseWithError(err)
-		}()
-		r = pr
+	if l.gzipped {
+		return verify(r, "blob", l.digest, l.size, l.faults, l.count)
 	}
-	return verify(r, "blob", l.digest, l.size, l.faults, l.count)
+	// Closing the verifier closes pr, which ends the copy below.
+	pr, pw := io.Pipe()
+	go func(file io.ReadCloser) {
+		defer file.Close()
+		zw := gzip.NewWriter(pw)
+		_, err := io.Copy(zw, file)
+		if err == nil {
+			err = zw.Close()
+		}
+		pw.CloseWithError(err)
+	}(r)
+	return verify(pr, "blob", l.digest, l.size, l.faults, l.count)
 }
