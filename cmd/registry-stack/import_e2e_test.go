@@ -656,3 +656,94 @@ func blobCounts(t *testing.T, report string) (uploaded, skipped int) {
 	}
 	return uploaded, skipped
 }
+
+// importWithStdin runs registry-stack import with stdin, as a script
+// passing the password with --password-stdin does.
+func importWithStdin(t *testing.T, stdin string, args ...string) (int, string, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, stackrun.Binary(t), append([]string{"import"}, args...)...)
+	cmd.Stdin = strings.NewReader(stdin)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("import %v: exit %d\n%s%s", args, code, stdout.String(), stderr.String())
+	if secret := strings.TrimSpace(stdin); secret != "" && strings.Contains(stdout.String()+stderr.String(), secret) {
+		t.Errorf("import printed the password")
+	}
+	return code, stdout.String(), stderr.String()
+}
+
+// smallLayout is a bundle of one image, team/app:1.0.
+func smallLayout(t *testing.T) (string, v1.Hash) {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "bundle")
+	p, err := layout.Write(dir, empty.Index)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img := ociImage(t, 2)
+	if err := p.AppendImage(img, named("team/app:1.0")); err != nil {
+		t.Fatal(err)
+	}
+	return dir, mustDigest(t, img)
+}
+
+// TestImportKeycloakMode: a user's password, given on standard input, is
+// exchanged for a Bearer token by the registry client.
+func TestImportKeycloakMode(t *testing.T) {
+	realm, st := keycloakStack(t, "rs-import")
+	dir, want := smallLayout(t)
+	code, out, _ := importWithStdin(t, realm.Password+"\n", "--to", st.Addr, "--username", realm.User, "--password-stdin", dir)
+	if code != 0 || !strings.Contains(out, "imported team/app:1.0 -> "+want.String()) {
+		t.Fatalf("import as %s: exit %d", realm.User, code)
+	}
+	code, out, _ = importWithStdin(t, "wrong\n", "--to", st.Addr, "--username", realm.User, "--password-stdin", "--prefix", "other", dir)
+	if code != 1 || !strings.Contains(out, `failed   other/team/app:1.0: login refused: the token endpoint `) {
+		t.Errorf("a wrong password: exit %d, want 1 and the image named as failed", code)
+	}
+}
+
+// TestImportPolicyRobots: in oidc mode a robot allowed to push under
+// team-a imports there; a robot that may only pull is refused with a
+// message that says denied and names the repository.
+func TestImportPolicyRobots(t *testing.T) {
+	s := newOIDCSetup(t, "rs-import-oidc")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	readerSecret, _, err := s.admin.EnsureRobot(ctx, s.realm, "reader-robot", nil)
+	if err != nil {
+		t.Fatalf("create reader-robot: %v", err)
+	}
+	st := s.start(t, nil)
+	dir, want := smallLayout(t)
+
+	code, out, _ := importWithStdin(t, s.robotSecret, "--to", st.Addr, "--username", "ci-robot", "--password-stdin", "--prefix", "team-a", dir)
+	if code != 0 || !strings.Contains(out, "imported team-a/team/app:1.0 -> "+want.String()) {
+		t.Fatalf("ci-robot into team-a: exit %d", code)
+	}
+	reg, _ := name.NewRegistry(st.Addr, name.Insecure)
+	d, err := remote.Head(reg.Repo("team-a/team/app").Tag("1.0"), login("ci-robot", s.robotSecret), remote.WithContext(ctx))
+	if err != nil || d.Digest != want {
+		t.Errorf("team-a/team/app:1.0 = %v (%v), want %s", d, err, want)
+	}
+
+	// public/** is pullable by any signed-in account, pushable by /team-a only.
+	code, out, _ = importWithStdin(t, readerSecret, "--to", st.Addr, "--username", "reader-robot", "--password-stdin", "--prefix", "public", dir)
+	if code != 1 {
+		t.Errorf("reader-robot into public: exit %d, want 1", code)
+	}
+	if !strings.Contains(out, `failed   public/team/app:1.0: denied: the registry refused push access to repository "public/team/app"`) {
+		t.Errorf("the refusal does not say denied and name the repository")
+	}
+	if _, err := remote.Head(reg.Repo("public/team/app").Tag("1.0"), login("ci-robot", s.robotSecret), remote.WithContext(ctx)); statusOf(err) != http.StatusNotFound {
+		t.Errorf("public/team/app:1.0 after the refused import: %v, want 404", err)
+	}
+}

@@ -251,9 +251,13 @@ func faultOr(f *faults, err error) error {
 func describe(err error, repo string) error {
 	var te *transport.Error
 	if errors.As(err, &te) {
-		switch te.StatusCode {
-		case http.StatusUnauthorized, http.StatusForbidden:
-			return fmt.Errorf("denied: the registry refused push access to repository %q (HTTP %d; check --username/--password and the account's rights): %w", repo, te.StatusCode, err)
+		switch {
+		case te.StatusCode != http.StatusUnauthorized && te.StatusCode != http.StatusForbidden:
+		case te.Request != nil && !strings.HasPrefix(te.Request.URL.Path, "/v2/"):
+			// The token endpoint, not the registry, said no.
+			return fmt.Errorf("login refused: the token endpoint %s answered HTTP %d for push access to repository %q (check --username and the password): %w", te.Request.URL.Host+te.Request.URL.Path, te.StatusCode, repo, err)
+		default:
+			return fmt.Errorf("denied: the registry refused push access to repository %q (HTTP %d; check the account's rights): %w", repo, te.StatusCode, err)
 		}
 	}
 	if errors.Is(err, context.Canceled) {
