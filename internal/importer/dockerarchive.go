@@ -111,9 +111,11 @@ type dockerImageCore struct {
 	layers   map[v1.Hash]*dockerLayer
 }
 
-func (c *dockerImageCore) RawConfigFile() ([]byte, error)      { return c.config, nil }
-func (c *dockerImageCore) MediaType() (types.MediaType, error) { return types.DockerManifestSchema2, nil }
-func (c *dockerImageCore) RawManifest() ([]byte, error)        { return c.manifest, nil }
+func (c *dockerImageCore) RawConfigFile() ([]byte, error) { return c.config, nil }
+func (c *dockerImageCore) MediaType() (types.MediaType, error) {
+	return types.DockerManifestSchema2, nil
+}
+func (c *dockerImageCore) RawManifest() ([]byte, error) { return c.manifest, nil }
 
 func (c *dockerImageCore) LayerByDigest(h v1.Hash) (partial.CompressedLayer, error) {
 	if h == c.cfgDesc.Digest {

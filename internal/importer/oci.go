@@ -141,11 +141,11 @@ type ociIndex struct {
 	m    *v1.IndexManifest
 }
 
-func (x *ociIndex) MediaType() (types.MediaType, error)      { return x.mt, nil }
-func (x *ociIndex) Digest() (v1.Hash, error)                 { return x.desc.Digest, nil }
-func (x *ociIndex) Size() (int64, error)                     { return int64(len(x.raw)), nil }
+func (x *ociIndex) MediaType() (types.MediaType, error)       { return x.mt, nil }
+func (x *ociIndex) Digest() (v1.Hash, error)                  { return x.desc.Digest, nil }
+func (x *ociIndex) Size() (int64, error)                      { return int64(len(x.raw)), nil }
 func (x *ociIndex) IndexManifest() (*v1.IndexManifest, error) { return x.m, nil }
-func (x *ociIndex) RawManifest() ([]byte, error)             { return x.raw, nil }
+func (x *ociIndex) RawManifest() ([]byte, error)              { return x.raw, nil }
 
 func (x *ociIndex) child(h v1.Hash) (v1.Descriptor, error) {
 	for _, d := range x.m.Manifests {

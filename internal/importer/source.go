@@ -83,7 +83,7 @@ func indexTar(f *os.File) (*tarSource, error) {
 		}
 		name := cleanMember(h.Name)
 		switch h.Typeflag {
-		case tar.TypeReg, tar.TypeRegA: //nolint:staticcheck // TypeRegA: old archives
+		case tar.TypeReg: // the reader reports old archives' TypeRegA as TypeReg
 			off, err := f.Seek(0, io.SeekCurrent)
 			if err != nil {
 				return nil, err
