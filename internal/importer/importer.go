@@ -261,7 +261,7 @@ func describe(err error, repo string) error {
 		}
 	}
 	if errors.Is(err, context.Canceled) {
-		return fmt.Errorf("interrupted: %w", err)
+		return errors.New("interrupted: run the same import again to finish it (blobs already stored are skipped)")
 	}
 	return err
 }
