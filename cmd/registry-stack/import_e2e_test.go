@@ -747,3 +747,47 @@ func TestImportPolicyRobots(t *testing.T) {
 		t.Errorf("public/team/app:1.0 after the refused import: %v, want 404", err)
 	}
 }
+
+// TestImportUsage: mistakes in the command line or PATH exit 2 with one
+// line naming the flag or the path.
+func TestImportUsage(t *testing.T) {
+	dir := t.TempDir()
+	notBundle := filepath.Join(dir, "notes")
+	if err := os.MkdirAll(notBundle, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	bundleDir, _ := smallLayout(t)
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"import", "--to", "127.0.0.1:1"}, "want exactly one PATH, got 0"},
+		{[]string{"import", "--to", "127.0.0.1:1", bundleDir, bundleDir}, "want exactly one PATH, got 2"},
+		{[]string{"import", "--to", "127.0.0.1:1", "--username", "u", bundleDir}, "--username and a password"},
+		{[]string{"import", "--to", "127.0.0.1:1", "--password", "p", "--password-stdin", bundleDir}, "exclude each other"},
+		{[]string{"import", "--to", "127.0.0.1:1", notBundle}, "holds neither an OCI image layout"},
+		{[]string{"import", "--to", "127.0.0.1:1", filepath.Join(dir, "absent")}, "no such file"},
+		{[]string{"import", "--to", "http://127.0.0.1:1", bundleDir}, `--to "http://127.0.0.1:1": want HOST[:PORT]`},
+		{[]string{"import", "--to", "127.0.0.1:1", "--prefix", "Lab/", bundleDir}, `--prefix "Lab/" is not a repository path`},
+		{[]string{"import", "--bogus", bundleDir}, "flag provided but not defined: -bogus"},
+	} {
+		code, _, stderr := stackrun.RunCLI(t, nil, c.args...)
+		if code != 2 || !strings.Contains(stderr, c.want) {
+			t.Errorf("%v: exit %d, stderr %q; want 2 and %q", c.args[1:], code, stderr, c.want)
+		}
+	}
+}
+
+// TestImportDefaultTarget: without --to, the import goes to the local
+// stack at the configured listen address.
+func TestImportDefaultTarget(t *testing.T) {
+	st := stackrun.Start(t, nil)
+	dir, want := smallLayout(t)
+	code, out, stderr := stackrun.RunCLI(t, []string{"REGISTRY_STACK_LISTEN=" + st.Addr}, "import", dir)
+	if code != 0 || !strings.Contains(out, "imported team/app:1.0 -> "+want.String()) {
+		t.Fatalf("import without --to: exit %d\n%s%s", code, out, stderr)
+	}
+	if !strings.Contains(stderr, "importing into the local stack at "+st.Addr) {
+		t.Errorf("the log does not name the local stack's address:\n%s", stderr)
+	}
+}
