@@ -791,3 +791,40 @@ func TestImportDefaultTarget(t *testing.T) {
 		t.Errorf("the log does not name the local stack's address:\n%s", stderr)
 	}
 }
+
+// TestImportOrasLayout: a layout oras wrote (an artifact under a bare tag
+// and, attached to it, a signature with no name at all) imports: the
+// artifact under --repository, the signature as its referrer.
+func TestImportOrasLayout(t *testing.T) {
+	if _, err := exec.LookPath("oras"); err != nil {
+		testenv.Missing(t, "oras (scripts/deps.sh installs it)")
+	}
+	st := stackrun.Start(t, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	o := newOras(t, ctx, clientLogin{}, map[string]string{"sbom.json": `{"spdxVersion":"SPDX-2.3"}`, "sig.txt": "signed"})
+	layoutDir := filepath.Join(t.TempDir(), "sbom-bundle")
+	o.run("push", "--oci-layout", layoutDir+":1.0", "--artifact-type", "application/spdx+json", "sbom.json:application/spdx+json")
+	o.run("attach", "--oci-layout", layoutDir+":1.0", "--artifact-type", "application/vnd.example.signature", "sig.txt:text/plain")
+
+	code, out, _ := importBundle(t, st, "--repository", "lab/sbom", layoutDir)
+	if code != 0 {
+		t.Fatalf("import of oras's layout: exit %d", code)
+	}
+	if !strings.Contains(out, "2 imported, 0 failed") {
+		t.Errorf("the artifact and its signature were not both imported")
+	}
+	reg, _ := name.NewRegistry(st.Addr, name.Insecure)
+	d, err := remote.Head(reg.Repo("lab/sbom").Tag("1.0"), remote.WithContext(ctx))
+	if err != nil {
+		t.Fatalf("lab/sbom:1.0: %v", err)
+	}
+	refs, err := remote.Referrers(reg.Repo("lab/sbom").Digest(d.Digest.String()), remote.WithContext(ctx))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rm, _ := refs.IndexManifest()
+	if len(rm.Manifests) != 1 || rm.Manifests[0].ArtifactType != "application/vnd.example.signature" {
+		t.Errorf("referrers of lab/sbom:1.0 = %+v, want the signature", rm.Manifests)
+	}
+}

@@ -7,6 +7,7 @@ package importer
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -23,6 +24,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	"github.com/opencontainers/go-digest"
 
 	"github.com/registry-stack/registry-stack/internal/bundle"
 )
@@ -307,10 +309,16 @@ func ociItems(src source, o Options) ([]item, error) {
 		return nil, fmt.Errorf("index.json lists no images")
 	}
 	var items []item
+	var unnamed []v1.Descriptor
+	repoOf := map[v1.Hash]string{} // a named entry's digest → its repository
 	noted := false
 	for _, desc := range idx.Manifests {
 		desc := desc
 		it := item{raw: "entry " + desc.Digest.String()}
+		if desc.Annotations[bundle.AnnotationRefName] == "" && desc.Annotations[bundle.AnnotationImageName] == "" {
+			unnamed = append(unnamed, desc)
+			continue
+		}
 		n, err := bundle.ParseName(desc.Annotations)
 		switch {
 		case err != nil:
@@ -336,8 +344,43 @@ func ociItems(src source, o Options) ([]item, error) {
 			return ociBundle{src: src, faults: f, count: count}.manifest(desc)
 		}
 		items = append(items, it)
+		if it.err == nil {
+			repoOf[desc.Digest] = n.Repository
+		}
+	}
+	for _, desc := range unnamed {
+		items = append(items, referrerItem(src, desc, repoOf))
 	}
 	return items, nil
+}
+
+// referrerItem names an index.json entry without a name, as oras attach
+// writes them: a manifest whose subject is a named entry of the bundle is
+// pushed by digest into that entry's repository.
+func referrerItem(src source, desc v1.Descriptor, repoOf map[v1.Hash]string) item {
+	it := item{raw: "entry " + desc.Digest.String(), names: []bundle.Name{{}}}
+	raw, err := readVerified(src, "manifest", desc.Digest, desc.Size, &faults{})
+	if err != nil {
+		it.err = err
+		return it
+	}
+	var m struct {
+		Subject *v1.Descriptor `json:"subject"`
+	}
+	if err := json.Unmarshal(raw, &m); err != nil || m.Subject == nil {
+		it.err = fmt.Errorf("index.json entry %s has no %s annotation and no subject: nothing names its repository", desc.Digest, bundle.AnnotationRefName)
+		return it
+	}
+	repo, ok := repoOf[m.Subject.Digest]
+	if !ok {
+		it.err = fmt.Errorf("index.json entry %s has no name and its subject %s is no named entry of the bundle: nothing names its repository", desc.Digest, m.Subject.Digest)
+		return it
+	}
+	it.names = []bundle.Name{{Repository: repo, Digest: digest.Digest(desc.Digest.String())}}
+	it.load = func(f *faults, count func(int64)) (remoteTaggable, error) {
+		return ociBundle{src: src, faults: f, count: count}.manifest(desc)
+	}
+	return it
 }
 
 // bareRepository is the repository for entries named by a tag alone.
