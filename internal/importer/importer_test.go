@@ -198,3 +198,66 @@ func TestBareRepository(t *testing.T) {
 		}
 	}
 }
+
+// dockerArchive writes a docker save archive of one image whose config
+// names layer content declared, while the archive holds actual.
+func dockerArchive(t *testing.T, declared, actual string) string {
+	t.Helper()
+	cfg := `{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":["` + hashOf([]byte(declared)).String() + `"]}}`
+	cfgName := hashOf([]byte(cfg)).Hex + ".json"
+	manifest := `[{"Config":"` + cfgName + `","RepoTags":["example.com/team/app:1.0"],"Layers":["abc/layer.tar"]}]`
+	path := filepath.Join(t.TempDir(), "saved.tar")
+	writeTar(t, path, [][2]string{{"manifest.json", manifest}, {cfgName, cfg}, {"abc/layer.tar", actual}})
+	return path
+}
+
+func TestDockerArchive(t *testing.T) {
+	layer := strings.Repeat("layer content ", 1000)
+	t.Run("intact", func(t *testing.T) {
+		src, _, err := openSource(dockerArchive(t, layer, layer))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer src.close()
+		items, err := dockerItems(src)
+		if err != nil || len(items) != 1 || items[0].names[0].String() != "team/app:1.0" {
+			t.Fatalf("items %+v, %v; want team/app:1.0", items, err)
+		}
+		tg, err := items[0].load(&faults{}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ls, err := tg.(interface{ Layers() ([]v1.Layer, error) }).Layers()
+		if err != nil || len(ls) != 1 {
+			t.Fatalf("layers %v, %v", ls, err)
+		}
+		// The layer is pushed gzip-compressed; the stream matches the
+		// digest the manifest names, and its content the diff_id.
+		rc, err := ls[0].Compressed()
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := io.ReadAll(rc)
+		rc.Close()
+		want, _ := ls[0].Digest()
+		if err != nil || hashOf(b) != want || b[0] != 0x1f {
+			t.Fatalf("compressed layer: %v, digest %s, want %s (gzip)", err, hashOf(b), want)
+		}
+	})
+	t.Run("layer does not match its diff_id", func(t *testing.T) {
+		src, _, err := openSource(dockerArchive(t, layer, layer+"tampered"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer src.close()
+		items, err := dockerItems(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = items[0].load(&faults{}, nil)
+		want := "layer " + hashOf([]byte(layer)).String() + " in the bundle does not match its digest (got " + hashOf([]byte(layer+"tampered")).String() + ")"
+		if err == nil || err.Error() != want {
+			t.Fatalf("load: %v, want %q", err, want)
+		}
+	})
+}
