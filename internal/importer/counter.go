@@ -24,11 +24,13 @@ type counter struct {
 	upBytes, skipBytes int64
 }
 
-func newCounter(base http.RoundTripper, insecure bool) *counter {
+// newCounter wraps base (default: defaultTransport); onSkip, when not
+// nil, is told the size of each blob skipped.
+func newCounter(base http.RoundTripper, insecure bool, onSkip func(int64)) *counter {
 	if base == nil {
 		base = defaultTransport(insecure)
 	}
-	return &counter{base: base}
+	return &counter{base: base, skippedBytes: onSkip}
 }
 
 // defaultTransport has a timeout on every phase but the body: a large blob

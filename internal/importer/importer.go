@@ -147,11 +147,10 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		return nil, &UsageError{err}
 	}
 
-	c := newCounter(o.Transport, o.Insecure)
 	prog := newProgress(o.Log, o.Terminal, bundleBytes(src))
 	prog.start()
 	defer prog.stop()
-	c.skippedBytes = prog.add
+	c := newCounter(o.Transport, o.Insecure, prog.add)
 
 	var auth authn.Authenticator = authn.Anonymous
 	if o.Username != "" || o.Password != "" {
