@@ -113,6 +113,8 @@ type item struct {
 	load func(f *faults, count func(int64)) (remoteTaggable, error)
 	err  error // naming failed: nothing to push
 	raw  string
+	// entry is the index.json entry's digest (OCI layouts only).
+	entry v1.Hash
 }
 
 // Run imports the bundle. The error is for a bundle that cannot be read at
@@ -313,7 +315,7 @@ func ociItems(src source, o Options) ([]item, error) {
 	noted := false
 	for _, desc := range idx.Manifests {
 		desc := desc
-		it := item{raw: "entry " + desc.Digest.String()}
+		it := item{raw: "entry " + desc.Digest.String(), entry: desc.Digest}
 		if desc.Annotations[bundle.AnnotationRefName] == "" && desc.Annotations[bundle.AnnotationImageName] == "" {
 			unnamed = append(unnamed, desc)
 			continue
@@ -357,7 +359,7 @@ func ociItems(src source, o Options) ([]item, error) {
 // writes them: a manifest whose subject is a named entry of the bundle is
 // pushed by digest into that entry's repository.
 func referrerItem(src source, desc v1.Descriptor, repoOf map[v1.Hash]string) item {
-	it := item{raw: "entry " + desc.Digest.String(), names: []bundle.Name{{}}}
+	it := item{raw: "entry " + desc.Digest.String(), entry: desc.Digest, names: []bundle.Name{{}}}
 	raw, err := readVerified(src, "manifest", desc.Digest, desc.Size, &faults{})
 	if err != nil {
 		it.err = err

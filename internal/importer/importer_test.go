@@ -90,7 +90,7 @@ func TestVerifierRefusesUnknownAlgorithm(t *testing.T) {
 
 // writeTar writes members (name → content; content "->target" is a
 // symlink) into a tar file.
-func writeTar(t *testing.T, path string, members [][2]string) {
+func writeTar(t testing.TB, path string, members [][2]string) {
 	t.Helper()
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
