@@ -542,6 +542,9 @@ func bigLayout(t *testing.T, dir string, n, size int) int {
 // committed, run again, completes with the bundle's digests, every blob
 // stored once and one tag; the second run skips what the first stored.
 func TestImportResumeAfterKill(t *testing.T) {
+	if testing.Short() {
+		t.Skip("writes and imports 128 MiB twice: not part of the quick checks")
+	}
 	st := stackrun.Start(t, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
