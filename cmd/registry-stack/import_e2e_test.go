@@ -224,12 +224,17 @@ func TestImportCorruptBlob(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			good, bad := ociImage(t, 2), ociImage(t, 2)
+			good, bad, badManifest := ociImage(t, 2), ociImage(t, 2), ociImage(t, 1)
 			repo := fmt.Sprintf("lab/tar-%v", archive)
-			if err := p.AppendImage(good, named(repo+"-good:1.0")); err != nil {
-				t.Fatal(err)
+			for img, n := range map[v1.Image]string{good: "-good:1.0", bad: "-app:1.0", badManifest: "-manifest:1.0"} {
+				if err := p.AppendImage(img, named(repo+n)); err != nil {
+					t.Fatal(err)
+				}
 			}
-			if err := p.AppendImage(bad, named(repo+"-app:1.0")); err != nil {
+			// A manifest one byte longer than its descriptor says.
+			md := mustDigest(t, badManifest)
+			raw, _ := badManifest.RawManifest()
+			if err := os.WriteFile(filepath.Join(dir, "blobs", "sha256", md.Hex), append(raw, ' '), 0o644); err != nil {
 				t.Fatal(err)
 			}
 			layers, _ := bad.Layers()
@@ -256,7 +261,11 @@ func TestImportCorruptBlob(t *testing.T) {
 			if !strings.Contains(out, want) {
 				t.Errorf("report lacks %q", want)
 			}
-			if !strings.Contains(out, "imported "+repo+"-good:1.0") || !strings.Contains(out, "1 imported, 1 failed") {
+			wantManifest := fmt.Sprintf("%s-manifest:1.0: manifest %s in the bundle does not match its digest (got more than %d bytes)", repo, md, len(raw))
+			if !strings.Contains(out, wantManifest) {
+				t.Errorf("report lacks %q", wantManifest)
+			}
+			if !strings.Contains(out, "imported "+repo+"-good:1.0") || !strings.Contains(out, "1 imported, 2 failed") {
 				t.Errorf("the intact image was not imported")
 			}
 			reg, _ := name.NewRegistry(st.Addr, name.Insecure)
