@@ -111,8 +111,8 @@ type item struct {
 	// load reads (and verifies) the image or index, recording digest
 	// mismatches in f and counting blob bytes read with count.
 	load func(f *faults, count func(int64)) (remoteTaggable, error)
-	err  error // naming failed: nothing to push
-	raw  string
+	err  error  // naming failed: nothing to push
+	raw  string // how the report names an item whose naming failed
 	// entry is the index.json entry's digest (OCI layouts only).
 	entry v1.Hash
 }
