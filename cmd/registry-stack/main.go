@@ -47,6 +47,7 @@ Usage:
   registry-stack policy explain [flags] show what the policy allows a user, and by which rule
   registry-stack export [flags] REF...  copy images, all platforms and referrers, into an OCI layout (dir or .tar)
   registry-stack mirror [flags]         keep a bundle or a second registry in step with upstream tags
+  registry-stack import [flags] PATH    push the images of a bundle (OCI layout, its tar, docker save) into a registry
   registry-stack probe [flags]          exit 0 when the local server is ready (for HEALTHCHECK)
   registry-stack version [--json|--cyclonedx] print the version; the build's modules as JSON or a CycloneDX SBOM
 
@@ -76,6 +77,8 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		return runExport(ctx, args[1:], os.Stdin, stdout, stderr)
 	case "mirror":
 		return runMirror(ctx, args[1:], os.Stdin, stdout, stderr)
+	case "import":
+		return runImport(ctx, args[1:], environ, os.Stdin, stdout, stderr)
 	case "probe":
 		return runProbe(ctx, args[1:], environ, stderr)
 	case "policy":
