@@ -143,8 +143,8 @@ func blobUsage(ctx context.Context, d storagedriver.StorageDriver) (int, int64, 
 // image, which keeps its owner while the image runs as uid 65532.
 func dataDirError(dataDir, op string, err error, uid, gid int) error {
 	if errors.Is(err, fs.ErrPermission) {
-		return fmt.Errorf("%s: %w: the data dir %s must be writable by uid %d gid %d, the user registry-stack runs as (chown %d:%d it)",
-			op, err, dataDir, uid, gid, uid, gid)
+		return fmt.Errorf("data dir %s must be writable by uid %d gid %d, the user registry-stack runs as (chown %d:%d %s): %w",
+			dataDir, uid, gid, uid, gid, dataDir, err)
 	}
 	return fmt.Errorf("%s: %w", op, err)
 }

@@ -21,7 +21,7 @@ func TestDataDirError(t *testing.T) {
 		{
 			name: "permission",
 			err:  &fs.PathError{Op: "open", Path: "/data/.lock", Err: syscall.EACCES},
-			want: []string{"lock /data/.lock: open /data/.lock: permission denied", "the data dir /data must be writable by uid 65532 gid 65532", "chown 65532:65532"},
+			want: []string{"data dir /data must be writable by uid 65532 gid 65532", "(chown 65532:65532 /data): open /data/.lock: permission denied"},
 		},
 		{
 			name: "other",
