@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"debug/buildinfo"
 	"errors"
 	"fmt"
 	"io"
@@ -19,6 +20,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
+	"github.com/registry-stack/registry-stack/internal/stackrun"
 	"github.com/registry-stack/registry-stack/internal/testartifacts"
 	"github.com/registry-stack/registry-stack/internal/testenv"
 )
@@ -119,10 +121,11 @@ type container struct {
 // start runs image detached with data on /data and the registry's port
 // published on a loopback port podman picks, and waits until /readyz
 // answers 200. It returns how long that took from `podman run`.
-func (p *podmanHost) start(t *testing.T, ctx context.Context, image, data string) (container, time.Duration) {
+func (p *podmanHost) start(t *testing.T, ctx context.Context, image, data string, runArgs ...string) (container, time.Duration) {
 	t.Helper()
 	began := time.Now()
 	args := append([]string{"run", "-d", "-p", "127.0.0.1::5000", "-v", data + ":/data"}, runFlags()...)
+	args = append(args, runArgs...)
 	id := p.must(t, ctx, append(args, image)...)
 	t.Cleanup(func() { p.podman(context.Background(), "rm", "-f", "-t", "0", id) })
 	port := p.must(t, ctx, "port", id, "5000/tcp") // 127.0.0.1:PORT
@@ -145,10 +148,31 @@ func (p *podmanHost) start(t *testing.T, ctx context.Context, image, data string
 	return c, 0
 }
 
-// staticBinary builds cmd/registry-stack as `make build` does: an empty
-// image has no C library for a cgo binary to load.
+// drained checks that the stopped container logged each step of the
+// shutdown, in order.
+func (p *podmanHost) drained(t *testing.T, ctx context.Context, id string) {
+	t.Helper()
+	out, errOut, _ := p.podman(ctx, "logs", id)
+	logs := out + errOut
+	last := -1
+	for _, msg := range []string{"registry-stack listening", "shutting down: draining", "stopped accepting new connections", "all requests finished", "msg=stopped"} {
+		at := strings.Index(logs, msg)
+		if at <= last {
+			t.Fatalf("container %s: log line %q missing or out of order:\n%s", id, msg, logs)
+		}
+		last = at
+	}
+}
+
+// staticBinary is a registry-stack binary an empty image can run: built
+// with CGO_ENABLED=0, as `make build` builds it, since the image has no C
+// library for a cgo binary to load. stackrun's binary serves when it is one
+// (a machine without a C compiler builds no cgo).
 func staticBinary(t *testing.T, root string) string {
 	t.Helper()
+	if bin := stackrun.Binary(t); isStatic(t, bin) {
+		return bin
+	}
 	bin := filepath.Join(t.TempDir(), "registry-stack")
 	cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", bin, "./cmd/registry-stack")
 	cmd.Dir = root
@@ -156,7 +180,25 @@ func staticBinary(t *testing.T, root string) string {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
+	if !isStatic(t, bin) {
+		t.Fatalf("%s: built with CGO_ENABLED=0 and still not a static binary", bin)
+	}
 	return bin
+}
+
+// isStatic reports whether the Go binary at path was built without cgo.
+func isStatic(t *testing.T, path string) bool {
+	t.Helper()
+	info, err := buildinfo.ReadFile(path)
+	if err != nil {
+		t.Fatalf("build info of %s: %v", path, err)
+	}
+	for _, s := range info.Settings {
+		if s.Key == "CGO_ENABLED" {
+			return s.Value == "0"
+		}
+	}
+	return false
 }
 
 // TestImage builds the image as `make image` does and runs it the way the
@@ -200,7 +242,8 @@ func TestImage(t *testing.T) {
 	if err := os.Chown(data, imageUID, imageUID); err != nil {
 		t.Fatal(err)
 	}
-	c, ready := p.start(t, ctx, image, data)
+	// A drain long enough to run the health check inside it.
+	c, ready := p.start(t, ctx, image, data, "-e", "REGISTRY_STACK_HTTP_DRAIN_DELAY=10s")
 	testartifacts.Figure(t, "image start to ready (podman run -d until /readyz 200)", ready.Round(time.Millisecond).String())
 
 	ref, err := name.ParseReference(strings.TrimPrefix(c.url, "http://")+"/image/app:v1", name.Insecure)
@@ -248,22 +291,16 @@ func TestImage(t *testing.T) {
 	if out, errOut, code := p.podman(ctx, "healthcheck", "run", c.id); code != 0 {
 		t.Errorf("podman healthcheck run: exit %d\n%s%s", code, out, errOut)
 	}
-
-	// podman stop sends SIGTERM; 30 s covers drain_delay (5 s) and a quick
-	// grace, then it would SIGKILL (exit 137).
-	p.must(t, ctx, "stop", "-t", "30", c.id)
-	if code := p.must(t, ctx, "inspect", "--format", "{{.State.ExitCode}}", c.id); code != "0" {
-		t.Errorf("exit code after podman stop: %s, want 0", code)
+	// SIGTERM, what podman stop sends: the HEALTHCHECK fails at once (the
+	// drain's 503 on /readyz), and the process drains and exits 0.
+	p.must(t, ctx, "kill", "--signal", "TERM", c.id)
+	if out, errOut, code := p.podman(ctx, "healthcheck", "run", c.id); code == 0 || !strings.Contains(out+errOut, "unhealthy") {
+		t.Errorf("podman healthcheck run while draining: exit %d, want 1 and unhealthy\n%s%s", code, out, errOut)
 	}
-	_, logs, _ := p.podman(ctx, "logs", c.id)
-	last := -1
-	for _, msg := range []string{"registry-stack listening", "shutting down: draining", "stopped accepting new connections", "all requests finished", "msg=stopped"} {
-		at := strings.Index(logs, msg)
-		if at <= last {
-			t.Fatalf("log line %q missing or out of order:\n%s", msg, logs)
-		}
-		last = at
+	if code := p.must(t, ctx, "wait", c.id); code != "0" {
+		t.Errorf("exit code after SIGTERM: %s, want 0", code)
 	}
+	p.drained(t, ctx, c.id)
 
 	// What the first container stored is on the host directory.
 	c2, _ := p.start(t, ctx, image, data)
@@ -272,7 +309,13 @@ func TestImage(t *testing.T) {
 		t.Fatal(err)
 	}
 	pull("from a new container on the same directory")
+	// 30 s covers drain_delay (5 s) and the in-flight requests; after it
+	// podman would SIGKILL (exit 137).
 	p.must(t, ctx, "stop", "-t", "30", c2.id)
+	if code := p.must(t, ctx, "inspect", "--format", "{{.State.ExitCode}}", c2.id); code != "0" {
+		t.Errorf("exit code after podman stop: %s, want 0", code)
+	}
+	p.drained(t, ctx, c2.id)
 
 	// A directory the image's user may not write: the usual mistake with a
 	// bind mount, since the directory keeps its host owner.
