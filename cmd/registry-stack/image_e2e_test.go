@@ -210,6 +210,9 @@ func isStatic(t *testing.T, path string) bool {
 // container on the same directory serves what the first one stored; a
 // root-owned directory stops the container with a message naming the uid.
 func TestImage(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs containers: not part of the quick checks")
+	}
 	p := newPodmanHost(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
