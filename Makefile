@@ -7,12 +7,16 @@
 # make test    every test, exactly what CI runs (installs what it needs as
 #              root, starts its own Keycloak)
 # make build   the static binary ./registry-stack
+# make image   the container image localhost/registry-stack:dev from that
+#              binary (podman, or docker), no base image pulled:
+#              make image IMAGE=registry.example/registry-stack:1.2.3
 # make sbom     the release build (as the Dockerfile builds it) in dist/,
 #               and its CycloneDX SBOM dist/registry-stack.cdx.json, read
 #               from that binary's own build info: make sbom VERSION=1.2.3
-.PHONY: run check race fuzz test build sbom
+.PHONY: run check race fuzz test build image sbom
 
 VERSION ?= dev
+IMAGE ?= localhost/registry-stack:dev
 
 run:
 	scripts/demo.sh
@@ -31,6 +35,9 @@ test:
 
 build:
 	CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o registry-stack ./cmd/registry-stack
+
+image: build
+	scripts/image.sh registry-stack $(IMAGE)
 
 # The SBOM describes the file that ships, so the target builds it with the
 # Dockerfile's flags and asks that binary, not go.mod.

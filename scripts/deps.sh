@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the tests, the demo and scripts/bench.sh need on a fresh
-# Debian machine: Chromium, skopeo, podman, unzip, curl, Maven (which brings a Java
+# Debian machine: Chromium, skopeo, podman with runc, unzip, curl, Maven (which brings a Java
 # runtime for Keycloak), Node.js, awk and iproute2 (apt), then the Go modules,
 # staticcheck, oras, cosign and crane (GOPATH/bin). Safe to run again: it skips what is there.
 set -euo pipefail
@@ -11,8 +11,13 @@ need=()
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v skopeo >/dev/null 2>&1 || need+=(skopeo)
 command -v podman >/dev/null 2>&1 || need+=(podman)
+# podman runs the image's containers with runc: crun, which podman pulls in
+# by default, refuses hosts with cgroups v1 and v2 mixed.
+command -v runc >/dev/null 2>&1 || need+=(runc)
 command -v unzip >/dev/null 2>&1 || need+=(unzip)
-command -v curl >/dev/null 2>&1 || need+=(curl ca-certificates)
+command -v curl >/dev/null 2>&1 || need+=(curl)
+# The CA certificates scripts/image.sh puts into the image.
+[ -r /etc/ssl/certs/ca-certificates.crt ] || need+=(ca-certificates)
 command -v mvn >/dev/null 2>&1 || need+=(maven)
 command -v node >/dev/null 2>&1 || need+=(nodejs)
 command -v awk >/dev/null 2>&1 || need+=(mawk)

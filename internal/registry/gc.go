@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -137,17 +138,28 @@ func blobUsage(ctx context.Context, d storagedriver.StorageDriver) (int, int64, 
 	return n, size, nil
 }
 
+// dataDirError names what to do about a data dir the process may not
+// write: the usual cause is a host directory mounted into the container
+// image, which keeps its owner while the image runs as uid 65532.
+func dataDirError(dataDir, op string, err error, uid, gid int) error {
+	if errors.Is(err, fs.ErrPermission) {
+		return fmt.Errorf("data dir %s must be writable by uid %d gid %d, the user registry-stack runs as (chown %d:%d %s): %w",
+			dataDir, uid, gid, uid, gid, dataDir, err)
+	}
+	return fmt.Errorf("%s: %w", op, err)
+}
+
 // LockDataDir takes the data dir's lock: shared for a server (several may
 // run), exclusive for garbage collection. It returns ErrInUse when the lock
 // is held the other way, and a release func.
 func LockDataDir(dataDir string, exclusive bool) (func(), error) {
 	if err := os.MkdirAll(dataDir, 0o750); err != nil {
-		return nil, fmt.Errorf("data dir %s: %w", dataDir, err)
+		return nil, dataDirError(dataDir, "data dir "+dataDir, err, os.Geteuid(), os.Getegid())
 	}
 	path := filepath.Join(dataDir, ".lock")
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
-		return nil, fmt.Errorf("lock %s: %w", path, err)
+		return nil, dataDirError(dataDir, "lock "+path, err, os.Geteuid(), os.Getegid())
 	}
 	how := syscall.LOCK_SH
 	if exclusive {
