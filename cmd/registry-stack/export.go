@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
+	"github.com/registry-stack/registry-stack/internal/endpoint"
 	"github.com/registry-stack/registry-stack/internal/export"
 	"github.com/registry-stack/registry-stack/internal/progress"
 )
@@ -78,7 +79,7 @@ func runExport(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	if err != nil {
 		return fail(stderr, cmd, err)
 	}
-	puller, err := remote.NewPuller(ep.RemoteOptions(ctx)...)
+	puller, err := remote.NewPuller(ep.RemoteOptions(ctx, nil)...)
 	if err != nil {
 		return fail(stderr, cmd, err)
 	}
@@ -182,8 +183,8 @@ func endpointFlagSet(fs *flag.FlagSet, prefix, what string, stdin bool) *endpoin
 
 // endpoint resolves the flags; it is a usage error to give the password
 // more than one way, or a password without a user.
-func (e *endpointFlags) endpoint(stdin io.Reader) (export.Endpoint, error) {
-	ep := export.Endpoint{Username: *e.username, Password: *e.password, Insecure: *e.insecure, UserAgent: "registry-stack/" + versionString()}
+func (e *endpointFlags) endpoint(stdin io.Reader) (endpoint.Endpoint, error) {
+	ep := endpoint.Endpoint{Username: *e.username, Password: *e.password, Insecure: *e.insecure, UserAgent: "registry-stack/" + versionString()}
 	ways := 0
 	for _, given := range []bool{*e.password != "", *e.passwordFile != "", e.passwordStdin != nil && *e.passwordStdin} {
 		if given {

@@ -775,8 +775,8 @@ func TestImportUsage(t *testing.T) {
 	}{
 		{[]string{"import", "--to", "127.0.0.1:1"}, "want exactly one PATH, got 0"},
 		{[]string{"import", "--to", "127.0.0.1:1", bundleDir, bundleDir}, "want exactly one PATH, got 2"},
-		{[]string{"import", "--to", "127.0.0.1:1", "--username", "u", bundleDir}, "--username and a password"},
-		{[]string{"import", "--to", "127.0.0.1:1", "--password", "p", "--password-stdin", bundleDir}, "exclude each other"},
+		{[]string{"import", "--to", "127.0.0.1:1", "--username", "u", bundleDir}, "--username needs a password"},
+		{[]string{"import", "--to", "127.0.0.1:1", "--password", "p", "--password-stdin", bundleDir}, "only one of --password, --password-file, --password-stdin"},
 		{[]string{"import", "--to", "127.0.0.1:1", notBundle}, "holds neither an OCI image layout"},
 		{[]string{"import", "--to", "127.0.0.1:1", filepath.Join(dir, "absent")}, "no such file"},
 		{[]string{"import", "--to", "http://127.0.0.1:1", bundleDir}, `--to "http://127.0.0.1:1": want HOST[:PORT]`},

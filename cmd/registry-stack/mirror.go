@@ -60,7 +60,7 @@ func runMirror(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		fmt.Fprintf(stderr, "%s: --list %s: %v\n", cmd, *listFile, err)
 		return exitUsage
 	}
-	puller, err := remote.NewPuller(ep.RemoteOptions(ctx)...)
+	puller, err := remote.NewPuller(ep.RemoteOptions(ctx, nil)...)
 	if err != nil {
 		return fail(stderr, cmd, err)
 	}
@@ -87,7 +87,7 @@ func runMirror(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 			fmt.Fprintf(stderr, "%s: --to %q: want HOST[:PORT]\n", cmd, *to)
 			return exitUsage
 		}
-		opts := dep.RemoteOptions(ctx)
+		opts := dep.RemoteOptions(ctx, nil)
 		pusher, err := remote.NewPusher(opts...)
 		if err == nil {
 			var dstPuller *remote.Puller

@@ -1,13 +1,10 @@
 package importer
 
 import (
-	"crypto/tls"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
 	"sync"
-	"time"
 )
 
 // counter is the HTTP transport under the registry client: it counts the
@@ -24,28 +21,10 @@ type counter struct {
 	upBytes, skipBytes int64
 }
 
-// newCounter wraps base (default: defaultTransport); onSkip, when not
-// nil, is told the size of each blob skipped.
-func newCounter(base http.RoundTripper, insecure bool, onSkip func(int64)) *counter {
-	if base == nil {
-		base = defaultTransport(insecure)
-	}
+// newCounter wraps base; onSkip, when not nil, is told the size of each
+// blob skipped.
+func newCounter(base http.RoundTripper, onSkip func(int64)) *counter {
 	return &counter{base: base, skippedBytes: onSkip}
-}
-
-// defaultTransport has a timeout on every phase but the body: a large blob
-// takes as long as it takes, while a registry that stops answering does
-// not hang the import.
-func defaultTransport(insecure bool) http.RoundTripper {
-	t := http.DefaultTransport.(*http.Transport).Clone()
-	t.DialContext = (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext
-	t.TLSHandshakeTimeout = 15 * time.Second
-	t.ResponseHeaderTimeout = 5 * time.Minute
-	t.ExpectContinueTimeout = 1 * time.Second
-	if insecure {
-		t.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // --insecure asks for it
-	}
-	return t
 }
 
 func (c *counter) RoundTrip(req *http.Request) (*http.Response, error) {

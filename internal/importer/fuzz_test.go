@@ -2,7 +2,6 @@ package importer
 
 import (
 	"errors"
-	"io"
 	"path/filepath"
 	"strconv"
 	"testing"
@@ -47,7 +46,7 @@ func FuzzBundle(f *testing.F) {
 		defer src.close()
 		var items []item
 		if format == formatOCI {
-			items, err = ociItems(src, Options{Path: path, Repository: "fuzz/repo", Log: io.Discard})
+			items, err = ociItems(src, Options{Path: path, Repository: "fuzz/repo"})
 		} else {
 			items, err = dockerItems(src)
 		}

@@ -19,7 +19,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -27,28 +26,35 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/registry-stack/registry-stack/internal/bundle"
+	"github.com/registry-stack/registry-stack/internal/endpoint"
+	"github.com/registry-stack/registry-stack/internal/progress"
 )
 
 // Options say what to import and where.
 type Options struct {
 	Path     string // the bundle: a directory or a tar file
 	Registry string // host[:port] of the target registry
-	// Insecure allows plain HTTP and any TLS certificate.
-	Insecure bool
-	// Username and Password log in (Basic, or exchanged for a Bearer token
-	// when the registry asks for one); both empty: anonymous.
-	Username, Password string
+	// Endpoint logs in (Basic, or exchanged for a Bearer token when the
+	// registry asks for one) and says whether plain HTTP and any TLS
+	// certificate are allowed.
+	Endpoint endpoint.Endpoint
 	// Prefix re-homes every repository under it ("lab" → lab/team/app).
 	Prefix string
 	// Repository names images the bundle gives only a tag; default: the
 	// bundle's file or directory name.
 	Repository string
-	// Transport is the base HTTP transport; default: one with timeouts.
+	// Transport is the base HTTP transport; default: the endpoint's.
 	Transport http.RoundTripper
-	// Log receives notes and plain progress lines; Terminal, when not nil,
-	// gets a live progress line instead of the periodic ones.
-	Log      io.Writer
-	Terminal io.Writer
+	// Display gets notes, one line per image and the bytes pushed; nil:
+	// nothing is shown.
+	Display *progress.Display
+}
+
+// logf is a line on the display, if there is one.
+func (o Options) logf(format string, args ...any) {
+	if o.Display != nil {
+		o.Display.Logf(format, args...)
+	}
 }
 
 // UsageError is a bundle or an option the user must fix (exit code 2).
@@ -121,12 +127,12 @@ type item struct {
 // all (a *UsageError); failures of single images are in the report.
 func Run(ctx context.Context, o Options) (*Report, error) {
 	start := time.Now()
-	if o.Log == nil {
-		o.Log = io.Discard
+	if o.Display == nil {
+		o.Display = progress.NewDisplay(io.Discard, false, progress.NewMeter(time.Now))
 	}
-	reg, err := registryName(o.Registry, o.Insecure)
+	reg, err := o.Endpoint.Registry(o.Registry)
 	if err != nil {
-		return nil, &UsageError{err}
+		return nil, &UsageError{fmt.Errorf("--to %w", err)}
 	}
 	if o.Prefix != "" {
 		if _, err := name.NewRepository(o.Prefix + "/x"); err != nil || strings.HasSuffix(o.Prefix, "/") {
@@ -138,7 +144,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		return nil, &UsageError{err}
 	}
 	defer src.close()
-	fmt.Fprintf(o.Log, "reading %s: %s\n", o.Path, format)
+	o.logf("reading %s: %s", o.Path, format)
 	var items []item
 	if format == formatOCI {
 		items, err = ociItems(src, o)
@@ -149,15 +155,14 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		return nil, &UsageError{err}
 	}
 
-	prog := newProgress(o.Log, o.Terminal, bundleBytes(src))
-	prog.start()
-	defer prog.stop()
-	c := newCounter(o.Transport, o.Insecure, prog.add)
-
-	var auth authn.Authenticator = authn.Anonymous
-	if o.Username != "" || o.Password != "" {
-		auth = &authn.Basic{Username: o.Username, Password: o.Password}
+	meter := o.Display.Meter()
+	meter.AddTotal(bundleBytes(src))
+	base := o.Transport
+	if base == nil {
+		base = o.Endpoint.Transport()
 	}
+	c := newCounter(base, meter.Add)
+	opts := o.Endpoint.RemoteOptions(ctx, c)
 	rep := &Report{}
 	for _, it := range order(items) {
 		for _, n := range it.names {
@@ -176,16 +181,15 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 				rep.Images = append(rep.Images, res)
 				continue
 			}
-			res.Digest, res.Err = push(ctx, reg, o.Insecure, n, it, auth, c, prog)
+			res.Digest, res.Err = push(reg, o, n, it, opts)
 			if res.Err != nil {
-				prog.logf("failed %s: %v", res.Name, res.Err)
+				o.logf("failed %s: %v", res.Name, res.Err)
 			} else {
-				prog.logf("imported %s -> %s", res.Name, res.Digest)
+				o.logf("imported %s -> %s", res.Name, res.Digest)
 			}
 			rep.Images = append(rep.Images, res)
 		}
 	}
-	prog.stop()
 	rep.BlobsUploaded, rep.BytesUploaded, rep.BlobsSkipped, rep.BytesSkipped = c.totals()
 	rep.Elapsed = time.Since(start)
 	return rep, nil
@@ -205,8 +209,8 @@ func order(items []item) []item {
 	return append(tagged, byDigest...)
 }
 
-func push(ctx context.Context, reg name.Registry, insecure bool, n bundle.Name, it item, auth authn.Authenticator, c *counter, prog *progress) (v1.Hash, error) {
-	repo, err := name.NewRepository(reg.Name()+"/"+n.Repository, insecureOpt(insecure))
+func push(reg name.Registry, o Options, n bundle.Name, it item, opts []remote.Option) (v1.Hash, error) {
+	repo, err := name.NewRepository(reg.Name()+"/"+n.Repository, o.Endpoint.NameOptions()...)
 	if err != nil {
 		return v1.Hash{}, fmt.Errorf("repository %q: %w", n.Repository, err)
 	}
@@ -215,7 +219,7 @@ func push(ctx context.Context, reg name.Registry, insecure bool, n bundle.Name, 
 		ref = repo.Digest(n.Digest.String())
 	}
 	f := &faults{}
-	t, err := it.load(f, prog.add)
+	t, err := it.load(f, o.Display.Meter().Add)
 	if err != nil {
 		return v1.Hash{}, faultOr(f, err)
 	}
@@ -226,8 +230,7 @@ func push(ctx context.Context, reg name.Registry, insecure bool, n bundle.Name, 
 	if n.Tag == "" && d.String() != n.Digest.String() {
 		return d, fmt.Errorf("the bundle names manifest %s by digest %s", d, n.Digest)
 	}
-	prog.logf("pushing %s", n)
-	opts := []remote.Option{remote.WithAuth(auth), remote.WithTransport(c), remote.WithContext(ctx), remote.WithUserAgent("registry-stack-import")}
+	o.logf("pushing %s", n)
 	switch v := t.(type) {
 	case v1.ImageIndex:
 		err = remote.WriteIndex(ref, v, opts...)
@@ -267,29 +270,6 @@ func describe(err error, repo string) error {
 		return errors.New("interrupted: run the same import again to finish it (blobs already stored are skipped)")
 	}
 	return err
-}
-
-// insecureOpt carries --insecure over to the registry's repositories.
-func insecureOpt(insecure bool) name.Option {
-	if insecure {
-		return name.Insecure
-	}
-	return name.WeakValidation
-}
-
-func registryName(host string, insecure bool) (name.Registry, error) {
-	if host == "" || strings.ContainsAny(host, "/@") {
-		return name.Registry{}, fmt.Errorf("--to %q: want HOST[:PORT]", host)
-	}
-	var opts []name.Option
-	if insecure {
-		opts = append(opts, name.Insecure)
-	}
-	reg, err := name.NewRegistry(host, opts...)
-	if err != nil {
-		return name.Registry{}, fmt.Errorf("--to %q: %w", host, err)
-	}
-	return reg, nil
 }
 
 // ociItems names every entry of index.json.
@@ -333,7 +313,7 @@ func ociItems(src source, o Options) ([]item, error) {
 			}
 			n.Repository = repo
 			if !noted {
-				fmt.Fprintf(o.Log, "note: the bundle names images by tag alone (%q): repository %q taken from %s\n", n.Tag, repo, from)
+				o.logf("note: the bundle names images by tag alone (%q): repository %q taken from %s", n.Tag, repo, from)
 				noted = true
 			}
 		}

@@ -17,6 +17,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 
 	"github.com/registry-stack/registry-stack/internal/bundle"
+	"github.com/registry-stack/registry-stack/internal/endpoint"
 	"github.com/registry-stack/registry-stack/internal/export"
 	"github.com/registry-stack/registry-stack/internal/progress"
 )
@@ -39,7 +40,7 @@ type Result struct {
 
 // Mirror runs one pass of a list.
 type Mirror struct {
-	Source  export.Endpoint
+	Source  endpoint.Endpoint
 	Puller  *remote.Puller
 	Dest    Destination
 	Display *progress.Display
@@ -142,7 +143,7 @@ func (b *Bundle) SyncReferrers(ctx context.Context, src name.Repository, desc *r
 
 // Registry is a destination registry.
 type Registry struct {
-	Endpoint export.Endpoint
+	Endpoint endpoint.Endpoint
 	Host     string // host[:port]
 	Pusher   *remote.Pusher
 	Puller   *remote.Puller // at the destination, for HEAD

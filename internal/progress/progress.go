@@ -1,6 +1,7 @@
 // Package progress shows how far a long copy is: on a terminal one live
 // line (bytes done/total, rate, ETA) redrawn in place, elsewhere plain log
-// lines only. The clock is injected so rate and ETA can be tested.
+// lines, with the meter's line every PlainEvery. The clock is injected so
+// rate and ETA can be tested.
 package progress
 
 import (
@@ -196,11 +197,16 @@ func (d *Display) Done() {
 	}
 }
 
-// Run redraws every interval until stop is closed, then clears the line.
+// PlainEvery is how often Run logs the meter's line where no live line
+// is drawn: often enough to show a long copy in a CI log is alive, rarely
+// enough not to flood it.
+const PlainEvery = 10 * time.Second
+
+// Run redraws the live line every interval (elsewhere logs it every
+// PlainEvery) until stop is closed, then clears the line.
 func (d *Display) Run(interval time.Duration, stop <-chan struct{}) {
 	if !d.live {
-		<-stop
-		return
+		interval = PlainEvery
 	}
 	t := time.NewTicker(interval)
 	defer t.Stop()
@@ -210,7 +216,11 @@ func (d *Display) Run(interval time.Duration, stop <-chan struct{}) {
 			d.Done()
 			return
 		case <-t.C:
-			d.Tick()
+			if d.live {
+				d.Tick()
+			} else {
+				d.Logf("progress: %s", d.meter.Snapshot().Line())
+			}
 		}
 	}
 }

@@ -1,0 +1,104 @@
+// Package endpoint is how registry-stack's client commands (export,
+// import, mirror) reach a registry: credentials, TLS, timeouts and
+// reference parsing, in one place so they behave alike.
+package endpoint
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+)
+
+// Endpoint is how to reach one registry: credentials and TLS.
+type Endpoint struct {
+	Username, Password string
+	// Insecure allows plain HTTP and TLS certificates that do not verify.
+	Insecure bool
+	// UserAgent names the client in the registry's logs.
+	UserAgent string
+}
+
+// NameOptions are the options to parse references to this endpoint with.
+func (ep Endpoint) NameOptions() []name.Option {
+	opts := []name.Option{name.StrictValidation}
+	if ep.Insecure {
+		opts = append(opts, name.Insecure)
+	}
+	return opts
+}
+
+// ParseReference reads a full reference host[:port]/repo:tag or
+// host[:port]/repo@digest; the registry host is required, since guessing
+// Docker Hub is never right in a lab.
+func (ep Endpoint) ParseReference(s string) (name.Reference, error) {
+	first, _, ok := strings.Cut(s, "/")
+	if !ok || !(strings.ContainsAny(first, ".:") || first == "localhost") {
+		return nil, fmt.Errorf("reference %q: name the registry, as in host:port/repository:tag", s)
+	}
+	ref, err := name.ParseReference(s, ep.NameOptions()...)
+	if err != nil {
+		return nil, fmt.Errorf("reference %q: %w", s, err)
+	}
+	return ref, nil
+}
+
+// Registry reads a --to style HOST[:PORT].
+func (ep Endpoint) Registry(host string) (name.Registry, error) {
+	if host == "" || strings.ContainsAny(host, "/@") {
+		return name.Registry{}, fmt.Errorf("%q: want HOST[:PORT]", host)
+	}
+	reg, err := name.NewRegistry(host, ep.NameOptions()...)
+	if err != nil {
+		return name.Registry{}, fmt.Errorf("%q: %w", host, err)
+	}
+	return reg, nil
+}
+
+// Transport has a timeout on connecting, on the TLS handshake and on
+// waiting for each response's headers, but none on bodies: a large blob
+// takes as long as it needs, while a registry that stops answering does not
+// hang the command. The wait for headers is generous because a registry
+// answers an upload's final PUT only once the blob is committed, which on
+// slow object storage takes a while.
+func (ep Endpoint) Transport() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.DialContext = (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+	t.TLSHandshakeTimeout = 15 * time.Second
+	t.ResponseHeaderTimeout = 5 * time.Minute
+	t.ExpectContinueTimeout = time.Second
+	t.MaxIdleConnsPerHost = 16
+	if ep.Insecure {
+		t.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // asked for with --insecure
+	}
+	return t
+}
+
+// AuthOption logs in with the endpoint's credentials, else with those of
+// the Docker config (as docker login left them), else anonymously.
+func (ep Endpoint) AuthOption() remote.Option {
+	if ep.Username != "" || ep.Password != "" {
+		return remote.WithAuth(&authn.Basic{Username: ep.Username, Password: ep.Password})
+	}
+	return remote.WithAuthFromKeychain(authn.DefaultKeychain)
+}
+
+// RemoteOptions are the go-containerregistry options for this endpoint:
+// AuthOption, Transport (or base, when not nil), the user agent and ctx.
+func (ep Endpoint) RemoteOptions(ctx context.Context, base http.RoundTripper) []remote.Option {
+	if base == nil {
+		base = ep.Transport()
+	}
+	opts := []remote.Option{remote.WithTransport(base), remote.WithContext(ctx), remote.WithJobs(4), ep.AuthOption()}
+	if ep.UserAgent != "" {
+		opts = append(opts, remote.WithUserAgent(ep.UserAgent))
+	}
+	return opts
+}

@@ -1,0 +1,69 @@
+package endpoint
+
+import (
+	"context"
+	"testing"
+)
+
+func TestParseReference(t *testing.T) {
+	tests := []struct {
+		ref      string
+		insecure bool
+		want     string // ref.Name(), "" for an error
+		scheme   string
+	}{
+		{"127.0.0.1:5000/team/app:1.0", false, "127.0.0.1:5000/team/app:1.0", "http"},
+		{"registry.lab:5000/team/app@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", false, "registry.lab:5000/team/app@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", "https"},
+		{"registry.lab/app:1", true, "registry.lab/app:1", "http"},
+		{"localhost:5000/app:1", false, "localhost:5000/app:1", "http"},
+		{"team/app:1.0", false, "", ""}, // no registry: never guess Docker Hub
+		{"app", false, "", ""},
+		{"registry.lab/App:1", false, "", ""},
+		{"registry.lab/app", false, "", ""}, // strict: a tag or digest is required
+	}
+	for _, tt := range tests {
+		t.Run(tt.ref, func(t *testing.T) {
+			ref, err := Endpoint{Insecure: tt.insecure}.ParseReference(tt.ref)
+			if tt.want == "" {
+				if err == nil {
+					t.Fatalf("got %v, want an error", ref)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ref.Name() != tt.want || ref.Context().Scheme() != tt.scheme {
+				t.Errorf("got %s over %s, want %s over %s", ref.Name(), ref.Context().Scheme(), tt.want, tt.scheme)
+			}
+		})
+	}
+}
+
+func TestRegistry(t *testing.T) {
+	for _, host := range []string{"", "a/b", "a@b", "bad host"} {
+		if _, err := (Endpoint{}).Registry(host); err == nil {
+			t.Errorf("Registry(%q): want an error", host)
+		}
+	}
+	reg, err := Endpoint{Insecure: true}.Registry("registry.lab:5000")
+	if err != nil || reg.Scheme() != "http" {
+		t.Errorf("Registry: %v, scheme %s; want http for --insecure", err, reg.Scheme())
+	}
+}
+
+func TestTransportTimeouts(t *testing.T) {
+	tr := Endpoint{Insecure: true}.Transport()
+	if tr.TLSHandshakeTimeout == 0 || tr.ResponseHeaderTimeout == 0 || tr.DialContext == nil {
+		t.Errorf("transport without timeouts: %+v", tr)
+	}
+	if tr.TLSClientConfig == nil || !tr.TLSClientConfig.InsecureSkipVerify {
+		t.Error("--insecure must skip certificate checks")
+	}
+	if tr := (Endpoint{}).Transport(); tr.TLSClientConfig != nil && tr.TLSClientConfig.InsecureSkipVerify {
+		t.Error("certificate checks skipped without --insecure")
+	}
+	if n := len(Endpoint{UserAgent: "x"}.RemoteOptions(context.Background(), nil)); n != 5 {
+		t.Errorf("%d options, want transport, context, jobs, auth and user agent", n)
+	}
+}
