@@ -97,7 +97,8 @@ func (a *airGap) checkOffline(t *testing.T, st *stackrun.Stack) {
 // TestAirGapped runs registry-stack in a network namespace that has only
 // loopback: the registry, the UI and, with a Keycloak started in the same
 // namespace, keycloak and oidc logins work with nothing else reachable,
-// and no host name is resolved.
+// a bundle exported elsewhere imports unchanged, and no host name is
+// resolved.
 func TestAirGapped(t *testing.T) {
 	if testing.Short() {
 		t.Skip("creates a network namespace: not part of the quick checks")
@@ -124,6 +125,9 @@ func TestAirGapped(t *testing.T) {
 		clientscenarios.PushPullImage(t, ctx, reg.Repo("airgap", "app").Tag("v1"), a.remote())
 		a.checkOffline(t, st)
 	})
+
+	// Named so that -run TestAirGapped/none selects it too.
+	t.Run("none export import", func(t *testing.T) { airGapRoundTrip(t, ctx, a) })
 
 	t.Run("lookups are seen", func(t *testing.T) {
 		// The control for the checks above: the same binary, asked to
