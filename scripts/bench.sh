@@ -225,9 +225,9 @@ airgap() {
 			sleep 0.05
 		done
 		kill -KILL $ipid
-		wait $ipid 2>/dev/null || true
 		killed_ms=$(($(now_ms) - t0))
-		in_bytes=$(du -sb "$data_b" | cut -f1)
+		wait $ipid 2>/dev/null || true
+		in_bytes=$({ du -sb "$data_b" 2>/dev/null || true; } | cut -f1)
 		blob_bytes=$({ du -sb "$data_b/registry/docker/registry/v2/blobs" 2>/dev/null || echo 0; } | cut -f1)
 		airgap_timed "registry-stack import, resumed (directory)" \
 			"$work/registry-stack" import --to "127.0.0.1:$port_b" "$work/export-dir"
