@@ -91,55 +91,182 @@ load() {
 
 # airgap: one stack holds a 1 GiB image of 10 random layers; registry-stack
 # export (to a directory, to a .tar) and skopeo copy docker:// oci: copy
-# it in turns, three rounds on the same stack; MB/s is the bundle's bytes
-# over wall time, best round of each (the machine may be shared).
+# it in turns, three rounds on the same stack. The last round's bundles are
+# then imported, in turns again, each into a fresh stack of its own:
+# registry-stack import of the directory and of the .tar, skopeo copy oci:
+# docker://, and a resumed import (the directory import SIGKILLed once
+# half of the bytes are in the target's data directory, then run again).
+# MB/s is the bundle's bytes over wall time, best round of each (the
+# machine may be shared); peak RSS is the highest of the rounds, from
+# /usr/bin/time -v. BENCH_AIRGAP_BYTES sets another image size.
 airgap() {
-	echo "== air gap: export of a 1 GiB, 10-layer image, best of 3 rounds"
+	local size=${BENCH_AIRGAP_BYTES:-$((1 << 30))}
+	echo "== air gap: export and import of a $(div "$size" 1048576 %.0f) MiB, 10-layer image, best of 3 rounds"
 	command -v skopeo >/dev/null || {
 		echo "skopeo missing (scripts/deps.sh installs it)" >&2
 		return 1
 	}
+	[ -x /usr/bin/time ] || {
+		echo "/usr/bin/time missing (scripts/deps.sh installs it: Debian package time)" >&2
+		return 1
+	}
 	[ -x "$work/registry-stack" ] || go build -o "$work/registry-stack" ./cmd/registry-stack
 	go build -o "$work/image-bench" ./cmd/image-bench
-	local port pid ref round label
+	local port pid ref round label source_digest
 	port=$(free_port)
 	"$work/registry-stack" serve --auth none --listen "127.0.0.1:$port" --data-dir "$work/airgap-data" --log-level warn &
 	pid=$!
 	wait_ready "http://127.0.0.1:$port/readyz" $pid
 	ref=127.0.0.1:$port/bench/airgap:1.0
-	"$work/image-bench" --ref "$ref" --layers 10 --size $((1 << 30))
-	declare -A best_ms bundle_bytes
-	# airgap_run LABEL OUT COMMAND...: runs it into OUT, keeps the best time.
-	airgap_run() {
-		local label=$1 out=$2 t0 ms
-		shift 2
+	"$work/image-bench" --ref "$ref" --layers 10 --size "$size"
+	source_digest=$(airgap_digest "127.0.0.1:$port")
+	declare -A best_ms peak_kib bundle_bytes
+	# airgap_timed LABEL COMMAND...: runs it, keeps the best time and the
+	# highest peak RSS of LABEL.
+	airgap_timed() {
+		local label=$1 t0 ms kib
+		shift
 		sync
 		t0=$(now_ms)
-		"$@" >"$work/airgap.log" 2>&1 || {
-			cat "$work/airgap.log" >&2
+		/usr/bin/time -v -o "$work/airgap.time" "$@" >"$work/airgap.log" 2>&1 || {
+			cat "$work/airgap.log" "$work/airgap.time" >&2
 			return 1
 		}
 		ms=$(($(now_ms) - t0))
-		bundle_bytes[$label]=$(du -sb --apparent-size "$out" | cut -f1)
-		echo "$label, round $round: $(div $ms 1000 %.1f) s"
+		kib=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$work/airgap.time")
+		echo "$label, round $round: $(div $ms 1000 %.1f) s, peak RSS $((kib / 1024)) MiB"
 		if [ -z "${best_ms[$label]:-}" ] || [ "$ms" -lt "${best_ms[$label]}" ]; then
 			best_ms[$label]=$ms
 		fi
-		rm -rf "$out"
+		if [ -z "${peak_kib[$label]:-}" ] || [ "$kib" -gt "${peak_kib[$label]}" ]; then
+			peak_kib[$label]=$kib
+		fi
+	}
+	# airgap_export LABEL OUT COMMAND...: runs it into OUT; the last round
+	# keeps OUT for the imports.
+	airgap_export() {
+		local label=$1 out=$2
+		shift 2
+		airgap_timed "$label" "$@"
+		bundle_bytes[$label]=$(du -sb "$out" | cut -f1)
+		[ "$round" = 3 ] || rm -rf "$out"
 	}
 	for round in 1 2 3; do
-		airgap_run "registry-stack export (directory)" "$work/export-dir" \
+		airgap_export "registry-stack export (directory)" "$work/export-dir" \
 			"$work/registry-stack" export --output "$work/export-dir" "$ref"
-		airgap_run "registry-stack export (.tar)" "$work/export.tar" \
+		airgap_export "registry-stack export (.tar)" "$work/export.tar" \
 			"$work/registry-stack" export --output "$work/export.tar" "$ref"
-		airgap_run "skopeo copy docker:// oci:" "$work/skopeo-dir" \
+		airgap_export "skopeo copy docker:// oci:" "$work/skopeo-dir" \
 			skopeo copy --src-tls-verify=false "docker://$ref" "oci:$work/skopeo-dir:bench/airgap:1.0"
-	done
-	for label in "registry-stack export (directory)" "registry-stack export (.tar)" "skopeo copy docker:// oci:"; do
-		echo "$label: ${bundle_bytes[$label]} bytes, best $(div "${best_ms[$label]}" 1000 %.1f) s: $(div "${bundle_bytes[$label]}" $((best_ms[$label] * 1000)) %.1f) MB/s"
 	done
 	kill $pid
 	wait $pid 2>/dev/null || true
+	rm -rf "$work/airgap-data"
+
+	local port_b pid_b data_b=$work/import-data
+	# airgap_target starts a fresh, empty stack on port_b; airgap_check
+	# stops it after checking that it serves the source's manifest. Its log
+	# goes to a file: the SIGKILLed imports make it log errors by design.
+	airgap_target() {
+		rm -rf "$data_b"
+		"$work/registry-stack" serve --auth none --listen "127.0.0.1:$port_b" --data-dir "$data_b" --log-level warn \
+			>"$work/import-stack.log" 2>&1 &
+		pid_b=$!
+		wait_ready "http://127.0.0.1:$port_b/readyz" "$pid_b"
+	}
+	airgap_check() {
+		local got
+		got=$(airgap_digest "127.0.0.1:$port_b")
+		kill "$pid_b"
+		wait "$pid_b" 2>/dev/null || true
+		rm -rf "$data_b"
+		[ "$got" = "$source_digest" ] || {
+			cat "$work/import-stack.log" >&2
+			echo "$1: the target serves bench/airgap:1.0 as ${got:-nothing}, the source as $source_digest" >&2
+			return 1
+		}
+	}
+	# airgap_import LABEL COMMAND...: runs it into a fresh stack.
+	airgap_import() {
+		airgap_target
+		airgap_timed "$@"
+		airgap_check "$1"
+	}
+	local half killed_ms in_bytes blob_bytes ipid t0 resume=() lines=()
+	half=$((bundle_bytes["registry-stack export (directory)"] / 2))
+	for round in 1 2 3; do
+		port_b=$(free_port)
+		airgap_import "registry-stack import (directory)" \
+			"$work/registry-stack" import --to "127.0.0.1:$port_b" "$work/export-dir"
+		port_b=$(free_port)
+		airgap_import "registry-stack import (.tar)" \
+			"$work/registry-stack" import --to "127.0.0.1:$port_b" "$work/export.tar"
+		port_b=$(free_port)
+		airgap_import "skopeo copy oci: docker://" \
+			skopeo copy --dest-tls-verify=false --preserve-digests "oci:$work/skopeo-dir:bench/airgap:1.0" "docker://127.0.0.1:$port_b/bench/airgap:1.0"
+
+		# The resume: SIGKILL once half of the bytes are in the target's
+		# data directory (blobs and uploads under way), then the rerun.
+		port_b=$(free_port)
+		airgap_target
+		t0=$(now_ms)
+		"$work/registry-stack" import --to "127.0.0.1:$port_b" "$work/export-dir" >"$work/airgap-killed.log" 2>&1 &
+		ipid=$!
+		# du can miss an upload that is moved into place while it counts.
+		while
+			in_bytes=$({ du -sb "$data_b" 2>/dev/null || true; } | cut -f1)
+			[ "${in_bytes:-0}" -lt "$half" ]
+		do
+			kill -0 $ipid 2>/dev/null || {
+				cat "$work/airgap-killed.log" >&2
+				echo "the import to be interrupted ended before half of the bytes were in" >&2
+				return 1
+			}
+			sleep 0.05
+		done
+		kill -KILL $ipid
+		killed_ms=$(($(now_ms) - t0))
+		wait $ipid 2>/dev/null || true
+		in_bytes=$({ du -sb "$data_b" 2>/dev/null || true; } | cut -f1)
+		blob_bytes=$({ du -sb "$data_b/registry/docker/registry/v2/blobs" 2>/dev/null || echo 0; } | cut -f1)
+		airgap_timed "registry-stack import, resumed (directory)" \
+			"$work/registry-stack" import --to "127.0.0.1:$port_b" "$work/export-dir"
+		airgap_check "registry-stack import, resumed (directory)"
+		resume+=("round $round: SIGKILL after $(div "$killed_ms" 1000 %.1f) s with $(div "$in_bytes" 1e6 %.1f) MB in the data directory ($(div "$blob_bytes" 1e6 %.1f) MB of them in blobs); the rerun: $(sed -n 's/.*; blobs: //p' "$work/airgap.log")")
+	done
+	echo "resumed import, each round:"
+	printf '  %s\n' "${resume[@]}"
+
+	echo "bundle on disk (du -sb): directory $(du -sb "$work/export-dir" | cut -f1) bytes, .tar $(du -sb "$work/export.tar" | cut -f1) bytes, skopeo oci: directory $(du -sb "$work/skopeo-dir" | cut -f1) bytes"
+	echo "result digest of every import (checked against the source): $source_digest"
+	# Each line: the command, the bundle it reads or writes, best time, MB/s
+	# of the bundle's bytes over that time, peak RSS of the highest round.
+	lines=(
+		"registry-stack export (directory)=registry-stack export (directory)"
+		"registry-stack export (.tar)=registry-stack export (.tar)"
+		"skopeo copy docker:// oci:=skopeo copy docker:// oci:"
+		"registry-stack import (directory)=registry-stack export (directory)"
+		"registry-stack import (.tar)=registry-stack export (.tar)"
+		"skopeo copy oci: docker://=skopeo copy docker:// oci:"
+		"registry-stack import, resumed (directory)=registry-stack export (directory)"
+	)
+	local line bundle
+	for line in "${lines[@]}"; do
+		label=${line%%=*} bundle=${bundle_bytes[${line#*=}]}
+		if [[ $label == *resumed* ]]; then
+			echo "$label: best $(div "${best_ms[$label]}" 1000 %.1f) s to finish the import (the whole import: best $(div "${best_ms["registry-stack import (directory)"]}" 1000 %.1f) s), peak RSS $((peak_kib[$label] / 1024)) MiB"
+			continue
+		fi
+		echo "$label: $bundle bytes, best $(div "${best_ms[$label]}" 1000 %.1f) s: $(div "$bundle" $((best_ms[$label] * 1000)) %.1f) MB/s, peak RSS $((peak_kib[$label] / 1024)) MiB"
+	done
+	rm -rf "$work/export-dir" "$work/export.tar" "$work/skopeo-dir"
+}
+
+# airgap_digest HOST:PORT prints the digest the registry serves
+# bench/airgap:1.0 under (empty when it has none).
+airgap_digest() {
+	curl -sfI -m 10 -H "Accept: application/vnd.oci.image.manifest.v1+json" "http://$1/v2/bench/airgap/manifests/1.0" |
+		tr -d '\r' | awk -F': ' 'tolower($1) == "docker-content-digest" {print $2}'
 }
 
 if [ "$what" = load ]; then

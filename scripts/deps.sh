@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the tests, the demo and scripts/bench.sh need on a fresh
 # Debian machine: Chromium, skopeo, podman with runc, unzip, curl, Maven (which brings a Java
-# runtime for Keycloak), Node.js, awk and iproute2 (apt), then the Go modules,
+# runtime for Keycloak), Node.js, awk, iproute2 and time (apt), then the Go modules,
 # staticcheck, oras, cosign and crane (GOPATH/bin). Safe to run again: it skips what is there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,6 +23,8 @@ command -v node >/dev/null 2>&1 || need+=(nodejs)
 command -v awk >/dev/null 2>&1 || need+=(mawk)
 # ip (network namespaces) for the air-gapped test.
 command -v ip >/dev/null 2>&1 || need+=(iproute2)
+# GNU time (peak RSS) for scripts/bench.sh airgap.
+[ -x /usr/bin/time ] || need+=(time)
 if ((${#need[@]})); then
 	if [ "$(id -u)" != 0 ]; then
 		echo "deps: missing ${need[*]}; install them (sudo apt-get install ${need[*]}) or run as root" >&2
