@@ -19,6 +19,7 @@ import (
 
 	"github.com/distribution/reference"
 	"github.com/opencontainers/go-digest"
+	"github.com/registry-stack/registry-stack/internal/scope"
 )
 
 // Annotation keys of an index.json entry.
@@ -52,29 +53,67 @@ func (n Name) Annotations() map[string]string {
 	return map[string]string{AnnotationRefName: s, AnnotationImageName: s}
 }
 
-// ParseName reads an entry's name, preferring containerd's full name over
-// ref.name. A name with a registry host keeps only the repository path;
-// a bare tag (what skopeo and oras write by default) is returned with
-// an empty Repository for the caller to fill in.
+// ParseName reads an entry's name. A ref.name holding a whole name
+// ("team/app:1.0", as export writes it, or skopeo's oci:DIR:NAME) is taken
+// as written: its repository path is kept whole, dots and all, and only a
+// leading "host:port" or "localhost" component is dropped. Otherwise
+// containerd's io.containerd.image.name, which is always fully qualified,
+// gives the repository without its registry host. A bare tag (what skopeo
+// and oras write by default) is returned with an empty Repository for the
+// caller to fill in.
 func ParseName(annotations map[string]string) (Name, error) {
-	raw := annotations[AnnotationImageName]
-	if raw == "" {
-		raw = annotations[AnnotationRefName]
+	raw := annotations[AnnotationRefName]
+	if strings.ContainsAny(raw, "/:@") {
+		return parseWritten(raw)
+	}
+	if full := annotations[AnnotationImageName]; full != "" {
+		return ParseReference(full)
 	}
 	if raw == "" {
 		return Name{}, fmt.Errorf("no %s annotation", AnnotationRefName)
 	}
-	if !strings.ContainsAny(raw, "/:@") {
-		if !anchoredTag.MatchString(raw) {
-			return Name{}, fmt.Errorf("%s %q is neither a tag nor a repository reference", AnnotationRefName, raw)
-		}
-		return Name{Tag: raw}, nil
+	if !anchoredTag.MatchString(raw) {
+		return Name{}, fmt.Errorf("%s %q is neither a tag nor a repository reference", AnnotationRefName, raw)
 	}
-	return ParseReference(raw)
+	return Name{Tag: raw}, nil
 }
 
-// ParseReference reads "[host[:port]/]repo[:tag][@digest]" and keeps the
-// repository path. With both a tag and a digest, both are kept.
+// parseWritten reads "repo:tag", "repo@digest" or "repo:tag@digest"
+// without normalizing the repository: "myapp" stays "myapp", not
+// "library/myapp", and "acme.corp/app" keeps its first component.
+func parseWritten(raw string) (Name, error) {
+	rest, dgst, hasDigest := strings.Cut(raw, "@")
+	var n Name
+	if hasDigest {
+		d, err := digest.Parse(dgst)
+		if err != nil {
+			return Name{}, fmt.Errorf("image name %q: %w", raw, err)
+		}
+		n.Digest = d
+	}
+	if i := strings.LastIndexByte(rest, ':'); i > strings.LastIndexByte(rest, '/') {
+		rest, n.Tag = rest[:i], rest[i+1:]
+		if !anchoredTag.MatchString(n.Tag) {
+			return Name{}, fmt.Errorf("image name %q: invalid tag %q", raw, n.Tag)
+		}
+	}
+	if first, path, ok := strings.Cut(rest, "/"); ok && (strings.Contains(first, ":") || first == "localhost") {
+		rest = path
+	}
+	if err := scope.ValidateRepository(rest); err != nil || strings.Contains(rest, ":") {
+		return Name{}, fmt.Errorf("image name %q: repository %q is not a repository path", raw, rest)
+	}
+	n.Repository = rest
+	if n.Tag == "" && n.Digest == "" {
+		return Name{}, fmt.Errorf("image name %q has neither a tag nor a digest", raw)
+	}
+	return n, nil
+}
+
+// ParseReference reads a name as docker and containerd do
+// ("busybox:1" is docker.io/library/busybox:1) and keeps the repository
+// path without the registry host: for docker save's RepoTags and
+// containerd's image names. With both a tag and a digest, both are kept.
 func ParseReference(raw string) (Name, error) {
 	ref, err := reference.ParseNormalizedNamed(raw)
 	if err != nil {
