@@ -24,6 +24,20 @@ type Endpoint struct {
 	Insecure bool
 	// UserAgent names the client in the registry's logs.
 	UserAgent string
+	// Idle cuts a connection on which no byte moved for this long, either
+	// way (default DefaultIdle): a registry that stalls in the middle of a
+	// blob fails the command instead of hanging it.
+	Idle time.Duration
+}
+
+// DefaultIdle is as long as the transport waits for a response's headers:
+// a registry may take minutes to commit a large blob before it answers.
+const DefaultIdle = 5 * time.Minute
+
+// String names the endpoint without its password, should it ever be
+// printed.
+func (ep Endpoint) String() string {
+	return fmt.Sprintf("user %q, insecure %v", ep.Username, ep.Insecure)
 }
 
 // NameOptions are the options to parse references to this endpoint with.
@@ -62,17 +76,29 @@ func (ep Endpoint) Registry(host string) (name.Registry, error) {
 	return reg, nil
 }
 
-// Transport has a timeout on connecting, on the TLS handshake and on
-// waiting for each response's headers, but none on bodies: a large blob
-// takes as long as it needs, while a registry that stops answering does not
-// hang the command. The wait for headers is generous because a registry
-// answers an upload's final PUT only once the blob is committed, which on
-// slow object storage takes a while.
+// Transport has a timeout on connecting, on the TLS handshake, on waiting
+// for each response's headers and on any silence (Idle), but none on a
+// whole body: a large blob takes as long as it needs while bytes move, and
+// a registry that stops answering does not hang the command. The wait for
+// headers is generous because a registry answers an upload's final PUT
+// only once the blob is committed, which on slow object storage takes a
+// while.
 func (ep Endpoint) Transport() *http.Transport {
+	idle := ep.Idle
+	if idle <= 0 {
+		idle = DefaultIdle
+	}
+	dialer := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}
 	t := http.DefaultTransport.(*http.Transport).Clone()
-	t.DialContext = (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+	t.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := dialer.DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return &idleConn{Conn: c, idle: idle}, nil
+	}
 	t.TLSHandshakeTimeout = 15 * time.Second
-	t.ResponseHeaderTimeout = 5 * time.Minute
+	t.ResponseHeaderTimeout = DefaultIdle
 	t.ExpectContinueTimeout = time.Second
 	t.MaxIdleConnsPerHost = 16
 	if ep.Insecure {
@@ -101,4 +127,25 @@ func (ep Endpoint) RemoteOptions(ctx context.Context, base http.RoundTripper) []
 		opts = append(opts, remote.WithUserAgent(ep.UserAgent))
 	}
 	return opts
+}
+
+// idleConn moves its deadline before every read and write, so only
+// silence, not a long transfer, ends it.
+type idleConn struct {
+	net.Conn
+	idle time.Duration
+}
+
+func (c *idleConn) Read(p []byte) (int, error) {
+	if err := c.Conn.SetReadDeadline(time.Now().Add(c.idle)); err != nil {
+		return 0, err
+	}
+	return c.Conn.Read(p)
+}
+
+func (c *idleConn) Write(p []byte) (int, error) {
+	if err := c.Conn.SetWriteDeadline(time.Now().Add(c.idle)); err != nil {
+		return 0, err
+	}
+	return c.Conn.Write(p)
 }

@@ -1,8 +1,15 @@
 package endpoint
 
 import (
-	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"testing"
+	"time"
 )
 
 func TestParseReference(t *testing.T) {
@@ -63,7 +70,51 @@ func TestTransportTimeouts(t *testing.T) {
 	if tr := (Endpoint{}).Transport(); tr.TLSClientConfig != nil && tr.TLSClientConfig.InsecureSkipVerify {
 		t.Error("certificate checks skipped without --insecure")
 	}
-	if n := len(Endpoint{UserAgent: "x"}.RemoteOptions(context.Background(), nil)); n != 5 {
-		t.Errorf("%d options, want transport, context, jobs, auth and user agent", n)
+}
+
+// stallingRegistry is a fault injector: it sends a blob's headers and first
+// bytes, then nothing, as a registry stuck on its storage would.
+func stallingRegistry(t *testing.T) *httptest.Server {
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Length", "1048576")
+		_, _ = w.Write(make([]byte, 1024))
+		w.(http.Flusher).Flush()
+		<-release
+	}))
+	t.Cleanup(func() { close(release); srv.Close() })
+	return srv
+}
+
+func TestIdleBodyIsCut(t *testing.T) {
+	srv := stallingRegistry(t)
+	client := &http.Client{Transport: Endpoint{Idle: 200 * time.Millisecond}.Transport()}
+	resp, err := client.Get(srv.URL + "/v2/team/app/blobs/sha256:x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	done := make(chan error, 1)
+	go func() {
+		_, err := io.Copy(io.Discard, resp.Body)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		var ne net.Error
+		if !errors.As(err, &ne) || !ne.Timeout() {
+			t.Fatalf("reading a stalled body: %v, want a timeout", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("a stalled body was not cut")
+	}
+}
+
+func TestStringHidesPassword(t *testing.T) {
+	ep := Endpoint{Username: "robot", Password: "s3cret-value"}
+	for _, s := range []string{ep.String(), fmt.Sprint(ep), fmt.Sprintf("%v", ep)} {
+		if strings.Contains(s, "s3cret") {
+			t.Errorf("%q shows the password", s)
+		}
 	}
 }
