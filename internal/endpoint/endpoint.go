@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -122,6 +123,9 @@ func (ep Endpoint) RemoteOptions(ctx context.Context, base http.RoundTripper) []
 	if base == nil {
 		base = ep.Transport()
 	}
+	if !ep.Insecure {
+		base = plainHTTPGuard{base}
+	}
 	opts := []remote.Option{remote.WithTransport(base), remote.WithContext(ctx), remote.WithJobs(4), ep.AuthOption()}
 	if ep.UserAgent != "" {
 		opts = append(opts, remote.WithUserAgent(ep.UserAgent))
@@ -148,4 +152,29 @@ func (c *idleConn) Write(p []byte) (int, error) {
 		return 0, err
 	}
 	return c.Conn.Write(p)
+}
+
+// plainHTTPGuard refuses plain HTTP beyond loopback. go-containerregistry
+// falls back from HTTPS to HTTP for private addresses (10/8, 172.16/12,
+// 192.168/16) on its own, where someone on the path could force the
+// fallback and read the password or pick the token realm; --insecure is
+// the user's say-so.
+type plainHTTPGuard struct{ next http.RoundTripper }
+
+func (g plainHTTPGuard) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.URL.Scheme == "http" && !isLoopback(req.URL.Hostname()) {
+		if req.Body != nil {
+			_ = req.Body.Close()
+		}
+		return nil, fmt.Errorf("refusing plain HTTP to %s (credentials and content would travel unprotected): give --insecure to allow it", req.URL.Host)
+	}
+	return g.next.RoundTrip(req)
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
 }

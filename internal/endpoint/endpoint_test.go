@@ -118,3 +118,41 @@ func TestStringHidesPassword(t *testing.T) {
 		}
 	}
 }
+
+func TestPlainHTTPOnlyOnLoopback(t *testing.T) {
+	tests := []struct {
+		url     string
+		refused bool
+	}{
+		{"http://10.1.2.3:5000/v2/", true},
+		{"http://192.168.1.5/v2/", true},
+		{"http://registry.lab/v2/", true},
+		{"http://127.0.0.1/v2/", false},
+		{"http://[::1]/v2/", false},
+		{"http://localhost/v2/", false},
+		{"https://10.1.2.3:5000/v2/", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.url, func(t *testing.T) {
+			// The guard decides before anything is sent; what is let through
+			// goes to a recorder instead of the network.
+			var sent bool
+			g := plainHTTPGuard{roundTripFunc(func(*http.Request) (*http.Response, error) {
+				sent = true
+				return &http.Response{StatusCode: 200, Body: http.NoBody}, nil
+			})}
+			req, _ := http.NewRequest(http.MethodGet, tt.url, nil)
+			_, err := g.RoundTrip(req)
+			if (err != nil) != tt.refused || sent == tt.refused {
+				t.Errorf("err %v, sent %v; want refused %v", err, sent, tt.refused)
+			}
+			if err != nil && !strings.Contains(err.Error(), "--insecure") {
+				t.Errorf("the refusal does not say how to allow it: %v", err)
+			}
+		})
+	}
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
