@@ -45,6 +45,14 @@ set -a
 source "$kc_env"
 set +a
 
+# Network namespaces a killed earlier run left behind (its cleanups never ran).
+if command -v ip >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+	for ns in $(ip netns list 2>/dev/null | awk '/^rs-test-/ {print $1}'); do
+		ip netns delete "$ns" || true
+		rm -rf "/etc/netns/$ns"
+	done
+fi
+
 record "lint (gofmt, go vet, staticcheck)" scripts/check.sh lint
 ui_tests() { # the full report goes to artifacts; the summary and any failure to the console
 	local rc=0

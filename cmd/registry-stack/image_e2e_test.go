@@ -108,6 +108,14 @@ func (p *podmanHost) must(t *testing.T, ctx context.Context, args ...string) str
 	return strings.TrimSpace(out)
 }
 
+// remove deletes a container at the end of a test; one left behind would
+// hold its port and data directory, so failing to remove it is an error.
+func (p *podmanHost) remove(t *testing.T, id string) {
+	if out, errOut, code := p.podman(context.Background(), "rm", "-f", "-t", "0", id); code != 0 {
+		t.Errorf("podman rm -f %s: exit %d\n%s%s", id, code, out, errOut)
+	}
+}
+
 // container is a registry-stack container on a published loopback port.
 type container struct {
 	id  string
@@ -123,7 +131,7 @@ func (p *podmanHost) start(t *testing.T, ctx context.Context, image, data string
 	args := append([]string{"run", "-d", "-p", "127.0.0.1::5000", "-v", data + ":/data"}, runFlags()...)
 	args = append(args, runArgs...)
 	id := p.must(t, ctx, append(args, image)...)
-	t.Cleanup(func() { p.podman(context.Background(), "rm", "-f", "-t", "0", id) })
+	t.Cleanup(func() { p.remove(t, id) })
 	port := p.must(t, ctx, "port", id, "5000/tcp") // 127.0.0.1:PORT
 	c := container{id: id, url: "http://" + strings.TrimSpace(strings.Split(port, "\n")[0])}
 	client := &http.Client{Timeout: 2 * time.Second}
@@ -166,24 +174,14 @@ func (p *podmanHost) drained(t *testing.T, ctx context.Context, id string) {
 	}
 }
 
-// staticBinary is a registry-stack binary an empty image can run: built
-// with CGO_ENABLED=0, as `make build` builds it, since the image has no C
-// library for a cgo binary to load. stackrun's binary serves when it is one
-// (a machine without a C compiler builds no cgo).
-func staticBinary(t *testing.T, root string) string {
+// staticBinary is the binary under test, which an empty image can run
+// because stackrun builds it with CGO_ENABLED=0, as `make build` does: the
+// image has no C library for a cgo binary to load.
+func staticBinary(t *testing.T) string {
 	t.Helper()
-	if bin := stackrun.Binary(t); isStatic(t, bin) {
-		return bin
-	}
-	bin := filepath.Join(t.TempDir(), "registry-stack")
-	cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", bin, "./cmd/registry-stack")
-	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := stackrun.Binary(t)
 	if !isStatic(t, bin) {
-		t.Fatalf("%s: built with CGO_ENABLED=0 and still not a static binary", bin)
+		t.Fatalf("%s is not a static binary: the image could not run it", bin)
 	}
 	return bin
 }
@@ -220,7 +218,7 @@ func TestImage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bin := staticBinary(t, root)
+	bin := staticBinary(t)
 	const image = "localhost/registry-stack:e2e"
 
 	began := time.Now()
@@ -332,7 +330,7 @@ func TestImage(t *testing.T) {
 	// bind mount, since the directory keeps its host owner.
 	rootOwned := t.TempDir()
 	id := p.must(t, ctx, append(append([]string{"run", "-d", "-v", rootOwned + ":/data"}, runFlags()...), image)...)
-	t.Cleanup(func() { p.podman(context.Background(), "rm", "-f", "-t", "0", id) })
+	t.Cleanup(func() { p.remove(t, id) })
 	waitCtx, cancelWait := context.WithTimeout(ctx, time.Minute)
 	defer cancelWait()
 	exit, errWait, _ := p.podman(waitCtx, "wait", id)
