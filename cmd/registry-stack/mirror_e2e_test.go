@@ -103,8 +103,14 @@ func TestMirror(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			idx, _ := lp.ImageIndex()
-			m, _ := idx.IndexManifest()
+			idx, err := lp.ImageIndex()
+			if err != nil {
+				t.Fatalf("bundle %s: %v", dir, err)
+			}
+			m, err := idx.IndexManifest()
+			if err != nil {
+				t.Fatalf("bundle %s: %v", dir, err)
+			}
 			for _, d := range m.Manifests {
 				if d.Annotations[bundle.AnnotationRefName] == "lab/app:"+tag {
 					return d.Digest, true
@@ -154,6 +160,9 @@ func TestMirror(t *testing.T) {
 			}
 		}
 	})
+	// A signature added upstream to a tag that does not move is copied
+	// by the next run, though the tag itself is not.
+	sig := onlyReferrer(t, ctx, o, upRepo.Digest(digests["v1.3.1"].String()), "application/vnd.example.signature", "sbom.json")
 	for _, d := range dests {
 		t.Run(d.name+" second run copies nothing", func(t *testing.T) {
 			c, u, f := mirrorCounts(t, append([]string{"--list", list, "--insecure"}, d.args...)...)
@@ -162,6 +171,15 @@ func TestMirror(t *testing.T) {
 			}
 		})
 	}
+	t.Run("new referrer of an unchanged tag copied", func(t *testing.T) {
+		got := referrerDigests(t, ctx, mustTag(t, down.Addr+"/lab/app:v1.3.1").Context().Digest(digests["v1.3.1"].String()))
+		if len(got) != 1 || got[0] != sig {
+			t.Errorf("referrers of lab/app:v1.3.1 at the destination registry: %v, want [%v]", got, sig)
+		}
+		if b, want := readFileString(t, filepath.Join(dir, "index.json")), `"lab/app@`+sig.String()+`"`; !strings.Contains(b, want) {
+			t.Errorf("bundle index.json has no entry %s:\n%s", want, b)
+		}
+	})
 	digests["latest"] = pushRandom(t, ctx, upRepo.Tag("latest"))
 	for _, d := range dests {
 		t.Run(d.name+" after a retag only that tag", func(t *testing.T) {
