@@ -209,3 +209,29 @@ func readFileString(t *testing.T, path string) string {
 	}
 	return string(b)
 }
+
+// TestMirrorUsage: a bad --to or list exits 2 naming the flag, the file
+// and the entry at fault, before anything is fetched.
+func TestMirrorUsage(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.yaml")
+	writeFile(t, good, "repositories:\n- repository: 127.0.0.1:1/team/app\n  tags: [\"1\"]\n")
+	badTo := filepath.Join(dir, "bad-to.yaml")
+	writeFile(t, badTo, "repositories:\n- repository: 127.0.0.1:1/team/app\n  tags: [\"1\"]\n  to: registry.lab/app\n")
+	big := filepath.Join(dir, "big.yaml")
+	writeFile(t, big, "repositories:\n- repository: 127.0.0.1:1/team/app\n  tags: [\"1\"]\n#"+strings.Repeat("x", 1<<20)+"\n")
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--list", good, "--to", "127.0.0.1:1/lab"}, `--to "127.0.0.1:1/lab": want HOST[:PORT]`},
+		{[]string{"--list", good, "--to", "user@127.0.0.1:1"}, `--to "user@127.0.0.1:1": want HOST[:PORT]`},
+		{[]string{"--list", badTo, "--output", dir}, `--list ` + badTo + `: repositories[0] (127.0.0.1:1/team/app): to "registry.lab/app": "registry.lab" looks like a registry host`},
+		{[]string{"--list", big, "--output", dir}, `--list ` + big + `: mirror list is larger than 1 MiB`},
+	} {
+		code, _, stderr := stackrun.RunCLI(t, nil, append([]string{"mirror"}, tt.args...)...)
+		if code != exitUsage || !strings.Contains(stderr, tt.want) {
+			t.Errorf("mirror %v: exit %d, stderr %q; want 2 and %q", tt.args, code, stderr, tt.want)
+		}
+	}
+}
