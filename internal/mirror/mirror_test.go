@@ -121,9 +121,9 @@ func referrersAt(t *testing.T, ctx context.Context, subject name.Digest) []v1.Ha
 // image whose referrer is on the innermost image: it is found only by
 // reading the inner index.
 func TestRegistryNestedIndexReferrers(t *testing.T) {
+	st := stackrun.Start(t, nil) // first: it may build the binary
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	st := stackrun.Start(t, nil)
 	reg, _ := name.NewRegistry(st.Addr, name.Insecure)
 	up := reg.Repo("team", "nested")
 
@@ -190,9 +190,9 @@ func listen(t *testing.T) net.Listener {
 // TestRegistryReferrersListingFails counts a tag whose referrers cannot
 // be listed as failed, naming the subject, rather than as mirrored.
 func TestRegistryReferrersListingFails(t *testing.T) {
+	st := stackrun.Start(t, nil) // first: it may build the binary
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	st := stackrun.Start(t, nil)
 	reg, _ := name.NewRegistry(st.Addr, name.Insecure)
 	img := pushImage(t, ctx, reg.Repo("team", "app").Tag("1.0"))
 	d, _ := img.Digest()
@@ -214,9 +214,9 @@ func TestRegistryReferrersListingFails(t *testing.T) {
 // TestRunCaps fails a repository listing more tags than MaxTags and a
 // subject with more referrers than MaxReferrers.
 func TestRunCaps(t *testing.T) {
+	st := stackrun.Start(t, nil) // first: it may build the binary
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	st := stackrun.Start(t, nil)
 	reg, _ := name.NewRegistry(st.Addr, name.Insecure)
 	up := reg.Repo("team", "app")
 	for _, tag := range []string{"1", "2", "3"} {
@@ -263,9 +263,9 @@ func TestRunCaps(t *testing.T) {
 // TestRunSkipsFallbackTags leaves out upstream tags named like referrers
 // fallback indexes, which a broad regex would otherwise select.
 func TestRunSkipsFallbackTags(t *testing.T) {
+	st := stackrun.Start(t, nil) // first: it may build the binary
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	st := stackrun.Start(t, nil)
 	reg, _ := name.NewRegistry(st.Addr, name.Insecure)
 	up := reg.Repo("team", "app")
 	img := pushImage(t, ctx, up.Tag("1.0"))
