@@ -8,7 +8,6 @@ import (
 	"os"
 	"strings"
 
-	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/registry-stack/registry-stack/internal/export"
@@ -82,9 +81,10 @@ func runMirror(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 			fmt.Fprintf(stderr, "%s: %v\n", cmd, err)
 			return exitUsage
 		}
-		if _, err := name.NewRegistry(*to, dep.NameOptions()...); err != nil || strings.Contains(*to, "/") {
+		reg, err := dep.Registry(*to)
+		if err != nil {
 			finish()
-			fmt.Fprintf(stderr, "%s: --to %q: want HOST[:PORT]\n", cmd, *to)
+			fmt.Fprintf(stderr, "%s: --to %v\n", cmd, err)
 			return exitUsage
 		}
 		opts := dep.RemoteOptions(ctx, nil)
@@ -92,7 +92,7 @@ func runMirror(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		if err == nil {
 			var dstPuller *remote.Puller
 			if dstPuller, err = remote.NewPuller(opts...); err == nil {
-				m.Dest = &mirror.Registry{Endpoint: dep, Host: *to, Pusher: pusher, Puller: dstPuller, Source: puller, Display: display}
+				m.Dest = &mirror.Registry{Endpoint: dep, Host: reg.RegistryStr(), Pusher: pusher, Puller: dstPuller, Source: puller, Display: display}
 			}
 		}
 		if err != nil {

@@ -103,8 +103,14 @@ func TestMirror(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			idx, _ := lp.ImageIndex()
-			m, _ := idx.IndexManifest()
+			idx, err := lp.ImageIndex()
+			if err != nil {
+				t.Fatalf("bundle %s: %v", dir, err)
+			}
+			m, err := idx.IndexManifest()
+			if err != nil {
+				t.Fatalf("bundle %s: %v", dir, err)
+			}
 			for _, d := range m.Manifests {
 				if d.Annotations[bundle.AnnotationRefName] == "lab/app:"+tag {
 					return d.Digest, true
@@ -154,6 +160,9 @@ func TestMirror(t *testing.T) {
 			}
 		}
 	})
+	// A signature added upstream to a tag that does not move is copied
+	// by the next run, though the tag itself is not.
+	sig := onlyReferrer(t, ctx, o, upRepo.Digest(digests["v1.3.1"].String()), "application/vnd.example.signature", "sbom.json")
 	for _, d := range dests {
 		t.Run(d.name+" second run copies nothing", func(t *testing.T) {
 			c, u, f := mirrorCounts(t, append([]string{"--list", list, "--insecure"}, d.args...)...)
@@ -162,6 +171,15 @@ func TestMirror(t *testing.T) {
 			}
 		})
 	}
+	t.Run("new referrer of an unchanged tag copied", func(t *testing.T) {
+		got := referrerDigests(t, ctx, mustTag(t, down.Addr+"/lab/app:v1.3.1").Context().Digest(digests["v1.3.1"].String()))
+		if len(got) != 1 || got[0] != sig {
+			t.Errorf("referrers of lab/app:v1.3.1 at the destination registry: %v, want [%v]", got, sig)
+		}
+		if b, want := readFileString(t, filepath.Join(dir, "index.json")), `"lab/app@`+sig.String()+`"`; !strings.Contains(b, want) {
+			t.Errorf("bundle index.json has no entry %s:\n%s", want, b)
+		}
+	})
 	digests["latest"] = pushRandom(t, ctx, upRepo.Tag("latest"))
 	for _, d := range dests {
 		t.Run(d.name+" after a retag only that tag", func(t *testing.T) {
@@ -190,4 +208,30 @@ func readFileString(t *testing.T, path string) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// TestMirrorUsage: a bad --to or list exits 2 naming the flag, the file
+// and the entry at fault, before anything is fetched.
+func TestMirrorUsage(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.yaml")
+	writeFile(t, good, "repositories:\n- repository: 127.0.0.1:1/team/app\n  tags: [\"1\"]\n")
+	badTo := filepath.Join(dir, "bad-to.yaml")
+	writeFile(t, badTo, "repositories:\n- repository: 127.0.0.1:1/team/app\n  tags: [\"1\"]\n  to: registry.lab/app\n")
+	big := filepath.Join(dir, "big.yaml")
+	writeFile(t, big, "repositories:\n- repository: 127.0.0.1:1/team/app\n  tags: [\"1\"]\n#"+strings.Repeat("x", 1<<20)+"\n")
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--list", good, "--to", "127.0.0.1:1/lab"}, `--to "127.0.0.1:1/lab": want HOST[:PORT]`},
+		{[]string{"--list", good, "--to", "user@127.0.0.1:1"}, `--to "user@127.0.0.1:1": want HOST[:PORT]`},
+		{[]string{"--list", badTo, "--output", dir}, `--list ` + badTo + `: repositories[0] (127.0.0.1:1/team/app): to "registry.lab/app": "registry.lab" looks like a registry host`},
+		{[]string{"--list", big, "--output", dir}, `--list ` + big + `: mirror list is larger than 1 MiB`},
+	} {
+		code, _, stderr := stackrun.RunCLI(t, nil, append([]string{"mirror"}, tt.args...)...)
+		if code != exitUsage || !strings.Contains(stderr, tt.want) {
+			t.Errorf("mirror %v: exit %d, stderr %q; want 2 and %q", tt.args, code, stderr, tt.want)
+		}
+	}
 }

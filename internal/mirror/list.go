@@ -10,7 +10,23 @@ import (
 	"strings"
 
 	"github.com/Masterminds/semver/v3"
+	"github.com/distribution/reference"
+	"github.com/google/go-containerregistry/pkg/name"
 	"gopkg.in/yaml.v3"
+
+	"github.com/registry-stack/registry-stack/internal/scope"
+)
+
+// maxListSize bounds what ParseList reads: a mirror list is a short file.
+const maxListSize = 1 << 20
+
+var (
+	// validTag is a whole tag as distribution accepts it.
+	validTag = regexp.MustCompile(`^` + reference.TagRegexp.String() + `$`)
+	// fallbackTag is what the referrers tag schema (and cosign's
+	// sha256-<hex>.sig and the like) names tags: bookkeeping of a digest,
+	// not something to mirror as a tag of its own.
+	fallbackTag = regexp.MustCompile(`^sha(256|512)-[0-9a-f]+(\.\w+)?$`)
 )
 
 // List is a mirror list: the upstream repositories to follow.
@@ -38,9 +54,12 @@ type Source struct {
 // ParseList reads a mirror list in YAML; unknown keys are errors, so a
 // misspelt selector never silently selects nothing.
 func ParseList(r io.Reader) (*List, error) {
-	b, err := io.ReadAll(io.LimitReader(r, 1<<20))
+	b, err := io.ReadAll(io.LimitReader(r, maxListSize+1))
 	if err != nil {
 		return nil, err
+	}
+	if len(b) > maxListSize {
+		return nil, errors.New("mirror list is larger than 1 MiB")
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
@@ -61,6 +80,17 @@ func ParseList(r io.Reader) (*List, error) {
 			return nil, fmt.Errorf("%s: repository is required", where)
 		}
 		where += " (" + s.Repository + ")"
+		if err := checkUpstream(s.Repository); err != nil {
+			return nil, fmt.Errorf("%s: repository %q: %w", where, s.Repository, err)
+		}
+		if s.To != "" {
+			if err := checkPath(s.To); err != nil {
+				return nil, fmt.Errorf("%s: to %q: %w", where, s.To, err)
+			}
+			if first, _, ok := strings.Cut(s.To, "/"); ok && looksLikeHost(first) {
+				return nil, fmt.Errorf("%s: to %q: %q looks like a registry host; to is the repository path at the destination, without a host", where, s.To, first)
+			}
+		}
 		if len(s.Tags) == 0 && s.Semver == "" && s.Regex == "" {
 			return nil, fmt.Errorf("%s: select tags with tags, semver or regex", where)
 		}
@@ -75,7 +105,7 @@ func ParseList(r io.Reader) (*List, error) {
 			}
 		}
 		for _, t := range s.Tags {
-			if t == "" || strings.ContainsAny(t, ":@/ ") {
+			if !validTag.MatchString(t) {
 				return nil, fmt.Errorf("%s: tag %q is not a tag", where, t)
 			}
 		}
@@ -83,31 +113,81 @@ func ParseList(r io.Reader) (*List, error) {
 	return &l, nil
 }
 
+// looksLikeHost is the rule docker and distribution's reference parser
+// use to tell a registry host from the first path component; a bundle's
+// image names are read back with that parser.
+func looksLikeHost(s string) bool {
+	return strings.ContainsAny(s, ".:") || s == "localhost"
+}
+
+// checkUpstream accepts host[:port]/path: the registry is named, as a
+// lab never means Docker Hub.
+func checkUpstream(s string) error {
+	host, path, ok := strings.Cut(s, "/")
+	if !ok || !looksLikeHost(host) {
+		return errors.New("want host[:port]/path, naming the registry")
+	}
+	if _, err := name.NewRegistry(host); err != nil {
+		return err
+	}
+	return checkPath(path)
+}
+
+// checkPath accepts a repository path without a registry host.
+func checkPath(p string) error {
+	if err := scope.ValidateRepository(p); err != nil {
+		return err
+	}
+	// ValidateRepository also takes a leading host:port, which a path
+	// must not have.
+	for c := range strings.SplitSeq(p, "/") {
+		if !scope.IsPathComponent(c) {
+			return fmt.Errorf("%q is not a path component (a-z, 0-9 and single separators . _ __ -)", c)
+		}
+	}
+	return nil
+}
+
 // NeedsListing reports whether selecting tags needs the upstream tag list.
 func (s *Source) NeedsListing() bool { return s.constraint != nil || s.regex != nil }
 
+// Skipped is an upstream tag a selector matched but that is not mirrored.
+type Skipped struct {
+	Tag, Reason string
+}
+
 // Select returns the tags to mirror, sorted: the exact tags (whether or not
 // upstream lists them; a missing one fails when copied) and those of
-// upstream the semver range or the regex select.
-func (s *Source) Select(upstream []string) []string {
+// upstream the semver range or the regex select. Upstream tags that are
+// not valid tags, or that name referrers fallback indexes, are returned as
+// skipped when a selector matched them.
+func (s *Source) Select(upstream []string) (tags []string, skipped []Skipped) {
 	set := map[string]bool{}
 	for _, t := range s.Tags {
 		set[t] = true
 	}
 	for _, t := range upstream {
-		if s.regex != nil && s.regex.MatchString(t) {
+		match := s.regex != nil && s.regex.MatchString(t)
+		if !match && s.constraint != nil {
+			v, err := semver.NewVersion(t)
+			match = err == nil && s.constraint.Check(v)
+		}
+		switch {
+		case !match || set[t]:
+		case fallbackTag.MatchString(t):
+			// The referrers come along with their subjects.
+			skipped = append(skipped, Skipped{t, "a referrers fallback tag"})
+		case !validTag.MatchString(t):
+			skipped = append(skipped, Skipped{t, "not a valid tag"})
+		default:
 			set[t] = true
 		}
-		if s.constraint != nil {
-			if v, err := semver.NewVersion(t); err == nil && s.constraint.Check(v) {
-				set[t] = true
-			}
-		}
 	}
-	out := make([]string, 0, len(set))
+	tags = make([]string, 0, len(set))
 	for t := range set {
-		out = append(out, t)
+		tags = append(tags, t)
 	}
-	sort.Strings(out)
-	return out
+	sort.Strings(tags)
+	sort.Slice(skipped, func(i, j int) bool { return skipped[i].Tag < skipped[j].Tag })
+	return tags, skipped
 }

@@ -38,12 +38,22 @@ type Result struct {
 	Copied, Unchanged, Failed int
 }
 
+// Caps on what an upstream lists, so that a hostile or broken one cannot
+// make a run grow without bound.
+const (
+	DefaultMaxTags      = 100_000
+	DefaultMaxReferrers = 10_000
+)
+
 // Mirror runs one pass of a list.
 type Mirror struct {
 	Source  endpoint.Endpoint
 	Puller  *remote.Puller
 	Dest    Destination
 	Display *progress.Display
+	// MaxTags caps the tags listed per repository; 0 means
+	// DefaultMaxTags.
+	MaxTags int
 }
 
 // Run mirrors every selected tag of every listed repository; a tag that
@@ -60,7 +70,7 @@ func (m *Mirror) Run(ctx context.Context, l *List) Result {
 		}
 		var upstream []string
 		if s.NeedsListing() {
-			if upstream, err = m.Puller.List(ctx, repo); err != nil {
+			if upstream, err = m.listTags(ctx, repo); err != nil {
 				m.Display.Logf("failed %s: list tags: %v", repo, err)
 				res.Failed++
 				continue
@@ -70,7 +80,11 @@ func (m *Mirror) Run(ctx context.Context, l *List) Result {
 		if into == "" {
 			into = repo.RepositoryStr()
 		}
-		for _, tag := range s.Select(upstream) {
+		tags, skipped := s.Select(upstream)
+		for _, sk := range skipped {
+			m.Display.Logf("skipped %s:%s: %s", repo, sk.Tag, sk.Reason)
+		}
+		for _, tag := range tags {
 			copied, err := m.tag(ctx, repo.Tag(tag), into)
 			switch {
 			case err != nil:
@@ -87,6 +101,31 @@ func (m *Mirror) Run(ctx context.Context, l *List) Result {
 		}
 	}
 	return res
+}
+
+// listTags lists the tags of repo page by page, failing once there are
+// more than MaxTags.
+func (m *Mirror) listTags(ctx context.Context, repo name.Repository) ([]string, error) {
+	limit := m.MaxTags
+	if limit <= 0 {
+		limit = DefaultMaxTags
+	}
+	l, err := m.Puller.Lister(ctx, repo)
+	if err != nil {
+		return nil, err
+	}
+	var tags []string
+	for l.HasNext() {
+		page, err := l.Next(ctx)
+		if err != nil {
+			return nil, err
+		}
+		tags = append(tags, page.Tags...)
+		if len(tags) > limit {
+			return nil, fmt.Errorf("more than %d tags; select them with tags: instead of semver or regex", limit)
+		}
+	}
+	return tags, nil
 }
 
 func (m *Mirror) tag(ctx context.Context, src name.Tag, into string) (bool, error) {
@@ -149,6 +188,9 @@ type Registry struct {
 	Puller   *remote.Puller // at the destination, for HEAD
 	Source   *remote.Puller // upstream, for referrers
 	Display  *progress.Display
+	// MaxReferrers caps the referrers listed per subject; 0 means
+	// DefaultMaxReferrers.
+	MaxReferrers int
 }
 
 func (r *Registry) repo(path string) (name.Repository, error) {
@@ -194,6 +236,8 @@ func (r *Registry) SyncReferrers(ctx context.Context, src name.Repository, desc 
 	return r.referrers(ctx, src, dst, desc.Digest, desc.Manifest, map[v1.Hash]bool{})
 }
 
+// referrers copies the referrers of d and of its children; raw is d's
+// content when d is an index (nil for an image, which has no children).
 func (r *Registry) referrers(ctx context.Context, src, dst name.Repository, d v1.Hash, raw []byte, seen map[v1.Hash]bool) error {
 	if seen[d] {
 		return nil
@@ -208,24 +252,21 @@ func (r *Registry) referrers(ctx context.Context, src, dst name.Repository, d v1
 		}
 	}
 	for _, child := range m.Manifests {
-		if err := r.referrers(ctx, src, dst, child.Digest, nil, seen); err != nil {
+		content, err := r.indexContent(ctx, src, child)
+		if err != nil {
+			return err
+		}
+		if err := r.referrers(ctx, src, dst, child.Digest, content, seen); err != nil {
 			return err
 		}
 	}
-	idx, err := remote.Referrers(src.Digest(d.String()), remote.Reuse(r.Source), remote.WithContext(ctx))
-	var list *v1.IndexManifest
-	if err == nil {
-		list, err = idx.IndexManifest()
-	}
+	list, err := r.listReferrers(ctx, src.Digest(d.String()))
 	if err != nil {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		r.Display.Logf("referrers of %s@%s skipped: %v", src, d, err)
-		return nil
+		return err
 	}
-	for _, ref := range list.Manifests {
+	for _, ref := range list {
 		target := dst.Digest(ref.Digest.String())
+		var content []byte
 		if _, err := r.Puller.Head(ctx, target); err != nil {
 			if !isNotFound(err) {
 				return fmt.Errorf("referrer %s: %w", target, err)
@@ -238,13 +279,58 @@ func (r *Registry) referrers(ctx context.Context, src, dst name.Repository, d v1
 				return fmt.Errorf("push referrer to %s: %w", target, err)
 			}
 			r.Display.Logf("copied referrer %s of %s", ref.Digest, d)
+			if desc.MediaType.IsIndex() {
+				content = desc.Manifest
+			}
+		} else if content, err = r.indexContent(ctx, src, ref); err != nil {
+			return err
 		}
 		// Referrers of referrers (a signature of an SBOM).
-		if err := r.referrers(ctx, src, dst, ref.Digest, nil, seen); err != nil {
+		if err := r.referrers(ctx, src, dst, ref.Digest, content, seen); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// indexContent fetches desc from upstream when it is an index, whose
+// children may have referrers of their own; an image's is not needed.
+func (r *Registry) indexContent(ctx context.Context, src name.Repository, desc v1.Descriptor) ([]byte, error) {
+	if !desc.MediaType.IsIndex() {
+		return nil, nil
+	}
+	got, err := r.Source.Get(ctx, src.Digest(desc.Digest.String()))
+	if err != nil {
+		return nil, fmt.Errorf("manifest %s: %w", desc.Digest, err)
+	}
+	return got.Manifest, nil
+}
+
+// listReferrers lists the referrers of subject upstream. go-containerregistry
+// answers an empty list when upstream has neither the referrers API nor a
+// fallback tag, so an error here is a real failure (denied, a server error,
+// a timeout, a malformed list) and is not passed over: the tag would look
+// mirrored while lacking its signatures.
+func (r *Registry) listReferrers(ctx context.Context, subject name.Digest) ([]v1.Descriptor, error) {
+	limit := r.MaxReferrers
+	if limit <= 0 {
+		limit = DefaultMaxReferrers
+	}
+	idx, err := remote.Referrers(subject, remote.Reuse(r.Source), remote.WithContext(ctx))
+	var list *v1.IndexManifest
+	if err == nil {
+		list, err = idx.IndexManifest()
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, fmt.Errorf("list referrers of %s: %w", subject, err)
+	}
+	if len(list.Manifests) > limit {
+		return nil, fmt.Errorf("list referrers of %s: more than %d referrers", subject, limit)
+	}
+	return list.Manifests, nil
 }
 
 // isNotFound tells a missing manifest from a failed request.

@@ -299,9 +299,12 @@ func RunCLI(t testing.TB, env []string, args ...string) (int, string, string) {
 // RunCLI is the package's RunCLI, run under the Runner's prefix.
 func (r Runner) RunCLI(t testing.TB, env []string, args ...string) (int, string, string) {
 	t.Helper()
+	// Built first: the first build on a busy machine must not eat the
+	// command's time.
+	bin := Binary(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	cmd := r.command(ctx, Binary(t), args...)
+	cmd := r.command(ctx, bin, args...)
 	cmd.Env = append(childEnv(), env...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
