@@ -217,7 +217,7 @@ func TestMirrorUsage(t *testing.T) {
 	good := filepath.Join(dir, "good.yaml")
 	writeFile(t, good, "repositories:\n- repository: 127.0.0.1:1/team/app\n  tags: [\"1\"]\n")
 	badTo := filepath.Join(dir, "bad-to.yaml")
-	writeFile(t, badTo, "repositories:\n- repository: 127.0.0.1:1/team/app\n  tags: [\"1\"]\n  to: registry.lab/app\n")
+	writeFile(t, badTo, "repositories:\n- repository: 127.0.0.1:1/team/app\n  tags: [\"1\"]\n  to: localhost/app\n")
 	big := filepath.Join(dir, "big.yaml")
 	writeFile(t, big, "repositories:\n- repository: 127.0.0.1:1/team/app\n  tags: [\"1\"]\n#"+strings.Repeat("x", 1<<20)+"\n")
 	for _, tt := range []struct {
@@ -226,7 +226,7 @@ func TestMirrorUsage(t *testing.T) {
 	}{
 		{[]string{"--list", good, "--to", "127.0.0.1:1/lab"}, `--to "127.0.0.1:1/lab": want HOST[:PORT]`},
 		{[]string{"--list", good, "--to", "user@127.0.0.1:1"}, `--to "user@127.0.0.1:1": want HOST[:PORT]`},
-		{[]string{"--list", badTo, "--output", dir}, `--list ` + badTo + `: repositories[0] (127.0.0.1:1/team/app): to "registry.lab/app": "registry.lab" looks like a registry host`},
+		{[]string{"--list", badTo, "--output", dir}, `--list ` + badTo + `: repositories[0] (127.0.0.1:1/team/app): to "localhost/app": "localhost" names a registry host`},
 		{[]string{"--list", big, "--output", dir}, `--list ` + big + `: mirror list is larger than 1 MiB`},
 	} {
 		code, _, stderr := stackrun.RunCLI(t, nil, append([]string{"mirror"}, tt.args...)...)

@@ -87,8 +87,10 @@ func ParseList(r io.Reader) (*List, error) {
 			if err := checkPath(s.To); err != nil {
 				return nil, fmt.Errorf("%s: to %q: %w", where, s.To, err)
 			}
-			if first, _, ok := strings.Cut(s.To, "/"); ok && looksLikeHost(first) {
-				return nil, fmt.Errorf("%s: to %q: %q looks like a registry host; to is the repository path at the destination, without a host", where, s.To, first)
+			// A bundle's names drop a leading "localhost" as a registry
+			// host (internal/bundle); any other path is kept as written.
+			if first, _, ok := strings.Cut(s.To, "/"); ok && first == "localhost" {
+				return nil, fmt.Errorf("%s: to %q: %q names a registry host; to is the repository path at the destination, without a host", where, s.To, first)
 			}
 		}
 		if len(s.Tags) == 0 && s.Semver == "" && s.Regex == "" {
@@ -114,8 +116,7 @@ func ParseList(r io.Reader) (*List, error) {
 }
 
 // looksLikeHost is the rule docker and distribution's reference parser
-// use to tell a registry host from the first path component; a bundle's
-// image names are read back with that parser.
+// use to tell a registry host from the first path component.
 func looksLikeHost(s string) bool {
 	return strings.ContainsAny(s, ".:") || s == "localhost"
 }

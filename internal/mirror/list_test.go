@@ -88,8 +88,7 @@ func TestParseListErrors(t *testing.T) {
 		// to
 		{entry + "  to: Lab/App", `repositories[0] (h:5000/r): to "Lab/App": repository name must be lower-case`},
 		{entry + "  to: lab:5000/app", `to "lab:5000/app": "lab:5000" is not a path component`},
-		{entry + "  to: registry.lab/app", `to "registry.lab/app": "registry.lab" looks like a registry host`},
-		{entry + "  to: localhost/app", `to "localhost/app": "localhost" looks like a registry host`},
+		{entry + "  to: localhost/app", `to "localhost/app": "localhost" names a registry host`},
 		{entry + "  to: /app", `to "/app"`},
 		{entry + "  to: \"app:1\"", `to "app:1"`},
 		{entry + "  to: " + strings.Repeat("a", 256), `to "aaaa`},
