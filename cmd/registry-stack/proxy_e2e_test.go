@@ -212,8 +212,21 @@ func TestPullThroughCache(t *testing.T) {
 		}
 		return index.Manifests
 	}
+	// The cache asks the upstream again once the list it last synced is a
+	// few seconds old: a change there shows that late.
+	awaitReferrers := func(t *testing.T, ok func([]v1.Descriptor) bool) []v1.Descriptor {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			got := listReferrers(t, "")
+			if ok(got) || time.Now().After(deadline) {
+				return got
+			}
+			time.Sleep(500 * time.Millisecond)
+		}
+	}
 	t.Run("referrers", func(t *testing.T) {
-		got := listReferrers(t, "")
+		got := awaitReferrers(t, func(got []v1.Descriptor) bool { return len(got) == 1 })
 		if len(got) != 1 || got[0].Digest != sbom || got[0].ArtifactType != "application/spdx+json" {
 			t.Fatalf("referrers through the cache: %+v, want the upstream's SBOM %v", got, sbom)
 		}
@@ -228,13 +241,13 @@ func TestPullThroughCache(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := listReferrers(t, ""); len(got) != 2 {
+		if got := awaitReferrers(t, func(got []v1.Descriptor) bool { return len(got) == 2 }); len(got) != 2 {
 			t.Fatalf("after a second attach at the upstream: %+v, want 2", got)
 		}
 		if a := send(t, "DELETE", up.URL+"/v2/lab/app/manifests/"+sig.String(), nil, nil); a.status != http.StatusAccepted {
 			t.Fatalf("delete at the upstream: %d %q", a.status, a.body)
 		}
-		if got := listReferrers(t, ""); len(got) != 1 || got[0].Digest != sbom {
+		if got := awaitReferrers(t, func(got []v1.Descriptor) bool { return len(got) == 1 }); len(got) != 1 || got[0].Digest != sbom {
 			t.Fatalf("after the delete at the upstream: %+v, want the SBOM alone", got)
 		}
 	})

@@ -2,6 +2,7 @@ package referrers
 
 import (
 	"sync"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
@@ -48,4 +49,42 @@ func (c *descCache) put(d digest.Digest, e cached) {
 		}
 	}
 	c.m[d] = e
+}
+
+// freshness remembers, per key, when something was last done, for ttl.
+type freshness struct {
+	ttl  time.Duration
+	mu   sync.Mutex
+	last map[string]time.Time
+	// sweepAt is the size at which stale keys are next swept: twice what
+	// the last sweep left, so sweeping stays cheap per mark.
+	sweepAt int
+}
+
+func newFreshness(ttl time.Duration) *freshness {
+	return &freshness{ttl: ttl, last: map[string]time.Time{}, sweepAt: 1024}
+}
+
+// fresh reports whether key was done less than ttl ago.
+func (f *freshness) fresh(key string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	t, ok := f.last[key]
+	return ok && time.Since(t) < f.ttl
+}
+
+// mark records key as done now. Stale keys are swept as the map grows,
+// so it holds about what ttl's worth of listings named.
+func (f *freshness) mark(key string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.last) >= f.sweepAt {
+		for k, t := range f.last {
+			if time.Since(t) >= f.ttl {
+				delete(f.last, k)
+			}
+		}
+		f.sweepAt = max(1024, 2*len(f.last))
+	}
+	f.last[key] = time.Now()
 }

@@ -14,12 +14,14 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/distribution/distribution/v3/registry/api/errcode"
 	"github.com/distribution/distribution/v3/registry/auth"
 	"github.com/distribution/reference"
 	"github.com/opencontainers/go-digest"
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
+	"golang.org/x/sync/singleflight"
 )
 
 // ManifestReader reads a manifest stored in a repository: its payload and
@@ -46,9 +48,17 @@ type Options struct {
 }
 
 // Upstream lists a subject's referrers at a cache's upstream registry.
+// complete is false when descs may be only part of the list (too long to
+// read whole, or a later page failed): its entries are added to the
+// index, none is removed.
 type Upstream interface {
-	Referrers(ctx context.Context, repo string, subject digest.Digest) ([]v1.Descriptor, error)
+	Referrers(ctx context.Context, repo string, subject digest.Digest) (descs []v1.Descriptor, complete bool, err error)
 }
+
+// upstreamFresh is how long a list synced from the upstream is served
+// without asking again: a burst of listings makes one upstream call, and a
+// referrer attached or deleted there shows at most this late.
+const upstreamFresh = 5 * time.Second
 
 // DefaultPageSize is the page size when Options names none.
 const DefaultPageSize = 1000
@@ -68,6 +78,10 @@ type handler struct {
 	o     Options
 	next  http.Handler
 	cache *descCache
+	// syncing joins concurrent syncs of one (repository, subject); synced
+	// remembers when each last succeeded.
+	syncing singleflight.Group
+	synced  *freshness
 }
 
 // New wraps next (the registry) with the referrers API.
@@ -78,7 +92,7 @@ func New(o Options, next http.Handler) http.Handler {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &handler{o: o, next: next, cache: newDescCache()}
+	return &handler{o: o, next: next, cache: newDescCache(), synced: newFreshness(upstreamFresh)}
 }
 
 // apiPath splits /v2/<name>/<kind>/<reference>.
@@ -183,14 +197,46 @@ func (h *handler) serveList(w http.ResponseWriter, r *http.Request, name, ref st
 	}
 }
 
-// syncUpstream makes repo's index of subject what the upstream lists:
-// entries it lists are added, others removed. When the upstream cannot be
-// asked, the index stays as it was.
+// syncUpstream brings repo's index of subject in line with the upstream,
+// once for all the listings that ask at the same time and at most once per
+// upstreamFresh. A listing whose client goes away stops waiting; the sync
+// goes on for the others.
 func (h *handler) syncUpstream(ctx context.Context, repo string, subject digest.Digest) {
-	descs, err := h.o.Upstream.Referrers(ctx, repo, subject)
-	if err != nil {
+	key := repo + "@" + subject.String()
+	if h.synced.fresh(key) {
+		return
+	}
+	ch := h.syncing.DoChan(key, func() (any, error) {
+		if h.synced.fresh(key) {
+			return nil, nil
+		}
+		h.sync(context.WithoutCancel(ctx), repo, subject)
+		// A failure counts too: an upstream that refuses the cache's login
+		// is not asked again at every listing (nor the cache's account
+		// locked out there by failed logins).
+		h.synced.mark(key)
+		return nil, nil
+	})
+	select {
+	case <-ch:
+	case <-ctx.Done():
+	}
+}
+
+// sync makes repo's index of subject what the upstream lists: entries it
+// lists are added, others removed, but only when the upstream's list is
+// complete. When the upstream cannot be asked, the index stays as it was.
+func (h *handler) sync(ctx context.Context, repo string, subject digest.Digest) {
+	descs, complete, err := h.o.Upstream.Referrers(ctx, repo, subject)
+	switch {
+	case err != nil && len(descs) == 0:
 		h.o.Logger.WarnContext(ctx, "upstream referrers not listed: serving the cache's last copy", "repository", repo, "subject", subject, "error", err)
 		return
+	case err != nil:
+		h.o.Logger.WarnContext(ctx, "upstream referrers listed in part: adding what was read, removing nothing", "repository", repo, "subject", subject, "read", len(descs), "error", err)
+		complete = false
+	case !complete:
+		h.o.Logger.WarnContext(ctx, "upstream referrers list too long to read whole: adding what was read, removing nothing", "repository", repo, "subject", subject, "read", len(descs))
 	}
 	local, err := h.o.Store.List(ctx, repo, subject)
 	if err != nil {
@@ -209,6 +255,9 @@ func (h *handler) syncUpstream(ctx context.Context, repo string, subject digest.
 		if err := h.o.Store.Add(ctx, repo, Referrer{Subject: subject, Descriptor: d}); err != nil {
 			h.o.Logger.ErrorContext(ctx, "upstream referrer not recorded", "repository", repo, "subject", subject, "error", err)
 		}
+	}
+	if !complete {
+		return
 	}
 	for _, d := range local {
 		if listed[d] {

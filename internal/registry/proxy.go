@@ -2,9 +2,11 @@ package registry
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/distribution/distribution/v3/configuration"
@@ -42,19 +44,38 @@ func serveReadOnlyCache(w http.ResponseWriter) {
 // when it builds a cache, to learn the upstream's token realm, and cannot
 // start without an answer; asking first with a timeout turns a dead or
 // unreachable upstream into one clear error instead of a hang or a panic.
-// Any HTTP answer (401 included) will do.
-func checkUpstream(ctx context.Context, remoteURL string) error {
+// Any HTTP answer (401 included) will do. key names the setting remoteURL
+// came from; the URL is printed without its password
+// (distribution.proxy.remoteurl is passed through unchecked and may hold
+// one).
+func checkUpstream(ctx context.Context, key, remoteURL string) error {
 	ctx, cancel := context.WithTimeout(ctx, upstreamCheckTimeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, remoteURL+"/v2/", nil)
+	u, err := url.Parse(remoteURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		// url.Parse's error repeats the URL, password and all.
+		return &config.Error{Key: key, Msg: "not an http or https URL"}
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.JoinPath("v2").String()+"/", nil)
 	if err != nil {
-		return &config.Error{Key: "proxy.remote_url", Msg: err.Error()}
+		return &config.Error{Key: key, Msg: fmt.Sprintf("%s: not a usable URL", u.Redacted())}
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return fmt.Errorf("proxy.remote_url: upstream %s does not answer (a cache needs it at start to learn where its tokens come from): %w", remoteURL, err)
+		// Reported without err's text, which names the request URL as given.
+		return fmt.Errorf("%s: upstream %s does not answer (a cache needs it at start to learn where its tokens come from): %w", key, u.Redacted(), redactedURLError(err))
 	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	_ = resp.Body.Close()
 	return nil
+}
+
+// redactedURLError strips the URL (and any password in it) from a
+// client error, keeping its cause.
+func redactedURLError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
 }

@@ -1,6 +1,8 @@
 package registry
 
 import (
+	"context"
+	"strings"
 	"testing"
 	"time"
 )
@@ -43,3 +45,21 @@ func TestDistributionConfigProxy(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestCheckUpstreamError: the start-up error names the setting the URL came
+// from and never prints its password.
+func TestCheckUpstreamError(t *testing.T) {
+	tests := []struct{ key, url string }{
+		{"distribution.proxy.remoteurl", "http://cache:pw-in-url@127.0.0.1:1"},
+		{"distribution.proxy.remoteurl", "http://cache:pw-in-url@[::1"},
+		{"proxy.remote_url", "ftp://cache:pw-in-url@127.0.0.1:1"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.url, func(t *testing.T) {
+			err := checkUpstream(context.Background(), tc.key, tc.url)
+			if err == nil || !strings.HasPrefix(err.Error(), tc.key+":") || strings.Contains(err.Error(), "pw-in-url") {
+				t.Fatalf("checkUpstream(%q): %v, want an error naming %s without the password", tc.url, err, tc.key)
+			}
+		})
+	}
+}

@@ -108,10 +108,14 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Registry, erro
 	}
 	var upRefs *upstreamReferrers
 	if dcfg.Proxy.RemoteURL != "" {
-		if err := checkUpstream(ctx, dcfg.Proxy.RemoteURL); err != nil {
+		key := "proxy.remote_url"
+		if cfg.Proxy.RemoteURL == "" {
+			key = "distribution.proxy.remoteurl"
+		}
+		if err := checkUpstream(ctx, key, dcfg.Proxy.RemoteURL); err != nil {
 			return nil, err
 		}
-		if upRefs, err = newUpstreamReferrers(dcfg.Proxy); err != nil {
+		if upRefs, err = newUpstreamReferrers(dcfg.Proxy, key, nil); err != nil {
 			return nil, err
 		}
 	}
