@@ -114,9 +114,10 @@ func megabytes(n int64) string { return fmt.Sprintf("%.1f MB", float64(n)/1e6) }
 // item is one image to push under one or more names.
 type item struct {
 	names []bundle.Name
-	// load reads (and verifies) the image or index, recording digest
-	// mismatches in f and counting blob bytes read with count.
-	load func(f *faults, count func(int64)) (remoteTaggable, error)
+	// load reads (and verifies) the image or index for one push: digest
+	// mismatches found while pushing are recorded in f, blob bytes read
+	// counted with count.
+	load func(ctx context.Context, f *faults, count func(int64)) (remoteTaggable, error)
 	err  error  // naming failed: nothing to push
 	raw  string // how the report names an item whose naming failed
 	// entry is the index.json entry's digest (OCI layouts only).
@@ -181,7 +182,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 				rep.Images = append(rep.Images, res)
 				continue
 			}
-			res.Digest, res.Err = push(reg, o, n, it, opts)
+			res.Digest, res.Err = push(ctx, reg, o, n, it, opts)
 			if res.Err != nil {
 				o.logf("failed %s: %v", res.Name, res.Err)
 			} else {
@@ -209,7 +210,7 @@ func order(items []item) []item {
 	return append(tagged, byDigest...)
 }
 
-func push(reg name.Registry, o Options, n bundle.Name, it item, opts []remote.Option) (v1.Hash, error) {
+func push(ctx context.Context, reg name.Registry, o Options, n bundle.Name, it item, opts []remote.Option) (v1.Hash, error) {
 	repo, err := name.NewRepository(reg.Name()+"/"+n.Repository, o.Endpoint.NameOptions()...)
 	if err != nil {
 		return v1.Hash{}, fmt.Errorf("repository %q: %w", n.Repository, err)
@@ -219,9 +220,9 @@ func push(reg name.Registry, o Options, n bundle.Name, it item, opts []remote.Op
 		ref = repo.Digest(n.Digest.String())
 	}
 	f := &faults{}
-	t, err := it.load(f, o.Display.Meter().Add)
+	t, err := it.load(ctx, f, o.Display.Meter().Add)
 	if err != nil {
-		return v1.Hash{}, faultOr(f, err)
+		return v1.Hash{}, describe(faultOr(f, err), n.Repository)
 	}
 	d, err := t.Digest()
 	if err != nil {
@@ -321,7 +322,7 @@ func ociItems(src source, o Options) ([]item, error) {
 			it.err = fmt.Errorf("index.json entry %s has no tag", desc.Digest)
 		}
 		it.names = []bundle.Name{n}
-		it.load = func(f *faults, count func(int64)) (remoteTaggable, error) {
+		it.load = func(_ context.Context, f *faults, count func(int64)) (remoteTaggable, error) {
 			return ociBundle{src: src, faults: f, count: count}.manifest(desc)
 		}
 		items = append(items, it)
@@ -358,7 +359,7 @@ func referrerItem(src source, desc v1.Descriptor, repoOf map[v1.Hash]string) ite
 		return it
 	}
 	it.names = []bundle.Name{{Repository: repo, Digest: digest.Digest(desc.Digest.String())}}
-	it.load = func(f *faults, count func(int64)) (remoteTaggable, error) {
+	it.load = func(_ context.Context, f *faults, count func(int64)) (remoteTaggable, error) {
 		return ociBundle{src: src, faults: f, count: count}.manifest(desc)
 	}
 	return it
@@ -410,17 +411,17 @@ func dockerItems(src source) ([]item, error) {
 		if it.err != nil {
 			it.names = []bundle.Name{{}}
 		}
-		// The layers are measured once per image, not once per tag.
+		// The layers are measured once per image, not once per tag; each
+		// tag's push reads them with its own faults.
 		var once sync.Once
-		var img remoteTaggable
+		var measured *dockerMeasured
 		var loadErr error
-		it.load = func(f *faults, count func(int64)) (remoteTaggable, error) {
-			once.Do(func() {
-				var im v1.Image
-				im, loadErr = dockerImage(src, e, f, count)
-				img = im
-			})
-			return img, loadErr
+		it.load = func(ctx context.Context, f *faults, count func(int64)) (remoteTaggable, error) {
+			once.Do(func() { measured, loadErr = dockerImage(ctx, src, e) })
+			if loadErr != nil {
+				return nil, loadErr
+			}
+			return measured.image(f, count)
 		}
 		items = append(items, it)
 	}
@@ -436,7 +437,7 @@ func bundleBytes(src source) int64 {
 			total += m.size
 		}
 	case dirSource:
-		_ = filepath.WalkDir(s.root, func(_ string, d fs.DirEntry, err error) error {
+		_ = fs.WalkDir(s.root.FS(), ".", func(_ string, d fs.DirEntry, err error) error {
 			if err == nil && d.Type().IsRegular() {
 				if info, err := d.Info(); err == nil {
 					total += info.Size()

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -145,7 +146,7 @@ func TestTarSource(t *testing.T) {
 			t.Errorf("%s: %d bytes %.20q, want %.20q", name, size, got, want)
 		}
 	}
-	if _, _, err := src.open("missing"); !errors.Is(err, errNotExist) {
+	if _, _, err := src.open("missing"); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("open of a missing member: %v", err)
 	}
 }
@@ -223,7 +224,7 @@ func TestDockerArchive(t *testing.T) {
 		if err != nil || len(items) != 1 || items[0].names[0].String() != "team/app:1.0" {
 			t.Fatalf("items %+v, %v; want team/app:1.0", items, err)
 		}
-		tg, err := items[0].load(&faults{}, nil)
+		tg, err := items[0].load(t.Context(), &faults{}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -254,7 +255,7 @@ func TestDockerArchive(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, err = items[0].load(&faults{}, nil)
+		_, err = items[0].load(t.Context(), &faults{}, nil)
 		want := "layer " + hashOf([]byte(layer)).String() + " in the bundle does not match its digest (got " + hashOf([]byte(layer+"tampered")).String() + ")"
 		if err == nil || err.Error() != want {
 			t.Fatalf("load: %v, want %q", err, want)
