@@ -148,6 +148,16 @@ func readVerified(src source, what string, d v1.Hash, size int64, f *faults) ([]
 	return b, nil
 }
 
+// readManifest reads the manifest desc names. A descriptor without a size
+// is refused as such: every manifest has one, and the read is checked
+// against it.
+func readManifest(src source, desc v1.Descriptor, f *faults) ([]byte, error) {
+	if desc.Size <= 0 {
+		return nil, fmt.Errorf("manifest %s: its descriptor has no size", desc.Digest)
+	}
+	return readVerified(src, "manifest", desc.Digest, desc.Size, f)
+}
+
 // maxDocument bounds the JSON documents (index.json, manifests, configs)
 // read whole.
 const maxDocument = bundle.MaxManifestBytes
