@@ -77,7 +77,12 @@ type Report struct {
 	BytesUploaded int64
 	BlobsSkipped  int
 	BytesSkipped  int64
-	Elapsed       time.Duration
+	// ManifestsWritten counts manifests (images, indexes, their children)
+	// put; ManifestsPresent those the registry had already, under the
+	// same tag or digest, so that neither they nor their blobs were sent.
+	ManifestsWritten int
+	ManifestsPresent int
+	Elapsed          time.Duration
 }
 
 // Failed counts the images not imported.
@@ -105,8 +110,8 @@ func (r *Report) Write(w io.Writer) {
 	if secs > 0 {
 		rate = float64(r.BytesUploaded) / 1e6 / secs
 	}
-	fmt.Fprintf(w, "images: %d imported, %d failed; blobs: %d uploaded (%s), %d skipped as already present (%s); %.1f s, %.1f MB/s\n",
-		len(r.Images)-r.Failed(), r.Failed(), r.BlobsUploaded, megabytes(r.BytesUploaded), r.BlobsSkipped, megabytes(r.BytesSkipped), secs, rate)
+	fmt.Fprintf(w, "images: %d imported, %d failed; blobs: %d uploaded (%s), %d skipped as already present (%s); manifests: %d written, %d already present; %.1f s, %.1f MB/s\n",
+		len(r.Images)-r.Failed(), r.Failed(), r.BlobsUploaded, megabytes(r.BytesUploaded), r.BlobsSkipped, megabytes(r.BytesSkipped), r.ManifestsWritten, r.ManifestsPresent, secs, rate)
 }
 
 func megabytes(n int64) string { return fmt.Sprintf("%.1f MB", float64(n)/1e6) }
@@ -192,6 +197,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		}
 	}
 	rep.BlobsUploaded, rep.BytesUploaded, rep.BlobsSkipped, rep.BytesSkipped = c.totals()
+	rep.ManifestsWritten, rep.ManifestsPresent = c.manifests()
 	rep.Elapsed = time.Since(start)
 	return rep, nil
 }
