@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 
 	"github.com/registry-stack/registry-stack/internal/config"
 	"github.com/registry-stack/registry-stack/internal/importer"
@@ -56,11 +55,15 @@ func runImport(ctx context.Context, args, environ []string, stdin io.Reader, std
 		if err != nil {
 			return fail(stderr, cmd, err)
 		}
-		host = localAddress(cfg.Listen)
-		// The local stack's certificate names its public host, not the
-		// loopback address it is reached at here (as for probe).
-		ep.Insecure = ep.Insecure || cfg.TLS.Cert != ""
+		host = config.LocalAddress(cfg.Listen)
 		fmt.Fprintf(stderr, "importing into the local stack at %s (the config's listen address; --to sets another)\n", host)
+		// Its certificate likely names the public host, not this address;
+		// skipping the check is left to --insecure, since it would hold for
+		// every host the import reaches (the token endpoint included, which
+		// is sent the password).
+		if cfg.TLS.Cert != "" && !ep.Insecure {
+			fmt.Fprintf(stderr, "the local stack serves TLS: its certificate is checked for %s; if it names another host, pass --to HOST:PORT with that host, or --insecure to accept any certificate from every host this import reaches\n", host)
+		}
 	}
 	display, finish := startDisplay(stderr)
 	o := importer.Options{
@@ -83,13 +86,4 @@ func runImport(ctx context.Context, args, environ []string, stdin io.Reader, std
 		return exitFailure
 	}
 	return exitOK
-}
-
-// localAddress is where this machine reaches a stack listening on listen.
-func localAddress(listen string) string {
-	host, port, _ := net.SplitHostPort(listen)
-	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
-		host = "127.0.0.1"
-	}
-	return net.JoinHostPort(host, port)
 }

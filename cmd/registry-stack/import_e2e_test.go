@@ -199,6 +199,11 @@ func TestImportLayout(t *testing.T) {
 	if up, _ := blobCounts(t, out); code != 0 || up != 0 {
 		t.Errorf("second import: exit %d, %d blobs uploaded; want 0 and none", code, up)
 	}
+	// The three named manifests are found present, so nothing else is
+	// sent, and the report says so.
+	if !strings.Contains(out, "manifests: 0 written, 3 already present") {
+		t.Errorf("second import: the report does not count the 3 manifests already present")
+	}
 
 	// --prefix puts the same images under lab/; the blobs are in storage
 	// already but not linked to the new repositories, so each is

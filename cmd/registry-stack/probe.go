@@ -6,9 +6,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"time"
+
+	"github.com/registry-stack/registry-stack/internal/config"
 )
 
 // runProbe asks the local server's /readyz, using the same config sources as
@@ -20,10 +21,6 @@ func runProbe(ctx context.Context, args, environ []string, stderr io.Writer) int
 	if !ok {
 		return code
 	}
-	host, port, _ := net.SplitHostPort(cfg.Listen)
-	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
-		host = "127.0.0.1"
-	}
 	scheme := "http"
 	client := &http.Client{Timeout: 5 * time.Second}
 	if cfg.TLS.Cert != "" {
@@ -32,7 +29,7 @@ func runProbe(ctx context.Context, args, environ []string, stderr io.Writer) int
 		// names the public host, not 127.0.0.1.
 		client.Transport = &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}} //nolint:gosec
 	}
-	url := scheme + "://" + net.JoinHostPort(host, port) + "/readyz"
+	url := scheme + "://" + config.LocalAddress(cfg.Listen) + "/readyz"
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		fmt.Fprintf(stderr, "registry-stack probe: %v\n", err)

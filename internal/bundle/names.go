@@ -22,6 +22,11 @@ import (
 	"github.com/registry-stack/registry-stack/internal/scope"
 )
 
+// MaxManifestBytes is the largest manifest distribution accepts (its
+// default limit on a manifest PUT body): a bundle's documents read whole
+// (index.json, manifests, configs) are refused beyond it.
+const MaxManifestBytes = 4 << 20
+
 // Annotation keys of an index.json entry.
 const (
 	AnnotationRefName   = "org.opencontainers.image.ref.name"

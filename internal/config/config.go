@@ -488,8 +488,7 @@ func (c *Config) validateKeycloak() error {
 	// an all-interfaces listen address it would say "localhost" to every
 	// remote client and fail their logins in a confusing way.
 	if c.PublicURL == "" {
-		host, _, _ := net.SplitHostPort(c.Listen)
-		if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		if host, _, _ := net.SplitHostPort(c.Listen); allInterfaces(host) {
 			return &Error{Key: "public_url", Msg: fmt.Sprintf("required when auth is %s and listen is %q (all interfaces): set the URL clients use, e.g. https://registry.example.com (config file, %s or --public-url)", c.Auth, c.Listen, EnvName("public_url"))}
 		}
 	}

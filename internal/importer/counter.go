@@ -10,8 +10,10 @@ import (
 // counter is the HTTP transport under the registry client: it counts the
 // blobs the registry already had (a HEAD answered 200, after which the
 // client skips the upload), the blobs committed (the upload's final
-// PUT ?digest= answered 201) and the bytes of the upload bodies the
-// registry accepted, as the registry saw them.
+// PUT ?digest= answered 201), the bytes of the upload bodies the
+// registry accepted, as the registry saw them, and the manifests written
+// (PUT answered 201) and found present (HEAD answered 200, and no PUT to
+// the same tag or digest followed: a tag pointing elsewhere is moved).
 type counter struct {
 	base         http.RoundTripper
 	skippedBytes func(int64) // for progress; may be nil
@@ -19,12 +21,14 @@ type counter struct {
 	mu                 sync.Mutex
 	upCount, skipCount int
 	upBytes, skipBytes int64
+	manifestsWritten   int
+	manifestsPresent   map[string]bool // paths of manifests HEAD found
 }
 
 // newCounter wraps base; onSkip, when not nil, is told the size of each
 // blob skipped.
 func newCounter(base http.RoundTripper, onSkip func(int64)) *counter {
-	return &counter{base: base, skippedBytes: onSkip}
+	return &counter{base: base, skippedBytes: onSkip, manifestsPresent: map[string]bool{}}
 }
 
 func (c *counter) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -34,9 +38,15 @@ func (c *counter) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	p := req.URL.Path
 	upload := strings.Contains(p, "/blobs/uploads/")
+	manifest := strings.Contains(p, "/manifests/")
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	switch {
+	case req.Method == http.MethodHead && resp.StatusCode == http.StatusOK && manifest:
+		c.manifestsPresent[p] = true
+	case req.Method == http.MethodPut && resp.StatusCode == http.StatusCreated && manifest:
+		c.manifestsWritten++
+		delete(c.manifestsPresent, p)
 	case req.Method == http.MethodHead && resp.StatusCode == http.StatusOK && strings.Contains(p, "/blobs/") && !upload:
 		size, _ := strconv.ParseInt(resp.Header.Get("Content-Length"), 10, 64)
 		c.skipCount++
@@ -57,4 +67,11 @@ func (c *counter) totals() (up int, upBytes int64, skipped int, skippedBytes int
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.upCount, c.upBytes, c.skipCount, c.skipBytes
+}
+
+// manifests: written, and found already present.
+func (c *counter) manifests() (written, present int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.manifestsWritten, len(c.manifestsPresent)
 }

@@ -62,7 +62,7 @@ func FuzzBundle(f *testing.F) {
 					t.Fatalf("name %+v lacks a repository, or a tag and a digest", n)
 				}
 			}
-			tg, err := it.load(&faults{}, nil)
+			tg, err := it.load(t.Context(), &faults{}, nil)
 			var de *DigestError
 			if errors.As(err, &de) && de.Want.Hex == "" {
 				t.Fatalf("a digest error without the digest: %v", err)

@@ -77,7 +77,12 @@ type Report struct {
 	BytesUploaded int64
 	BlobsSkipped  int
 	BytesSkipped  int64
-	Elapsed       time.Duration
+	// ManifestsWritten counts manifests (images, indexes, their children)
+	// put; ManifestsPresent those the registry had already, under the
+	// same tag or digest, so that neither they nor their blobs were sent.
+	ManifestsWritten int
+	ManifestsPresent int
+	Elapsed          time.Duration
 }
 
 // Failed counts the images not imported.
@@ -105,8 +110,8 @@ func (r *Report) Write(w io.Writer) {
 	if secs > 0 {
 		rate = float64(r.BytesUploaded) / 1e6 / secs
 	}
-	fmt.Fprintf(w, "images: %d imported, %d failed; blobs: %d uploaded (%s), %d skipped as already present (%s); %.1f s, %.1f MB/s\n",
-		len(r.Images)-r.Failed(), r.Failed(), r.BlobsUploaded, megabytes(r.BytesUploaded), r.BlobsSkipped, megabytes(r.BytesSkipped), secs, rate)
+	fmt.Fprintf(w, "images: %d imported, %d failed; blobs: %d uploaded (%s), %d skipped as already present (%s); manifests: %d written, %d already present; %.1f s, %.1f MB/s\n",
+		len(r.Images)-r.Failed(), r.Failed(), r.BlobsUploaded, megabytes(r.BytesUploaded), r.BlobsSkipped, megabytes(r.BytesSkipped), r.ManifestsWritten, r.ManifestsPresent, secs, rate)
 }
 
 func megabytes(n int64) string { return fmt.Sprintf("%.1f MB", float64(n)/1e6) }
@@ -114,9 +119,10 @@ func megabytes(n int64) string { return fmt.Sprintf("%.1f MB", float64(n)/1e6) }
 // item is one image to push under one or more names.
 type item struct {
 	names []bundle.Name
-	// load reads (and verifies) the image or index, recording digest
-	// mismatches in f and counting blob bytes read with count.
-	load func(f *faults, count func(int64)) (remoteTaggable, error)
+	// load reads (and verifies) the image or index for one push: digest
+	// mismatches found while pushing are recorded in f, blob bytes read
+	// counted with count.
+	load func(ctx context.Context, f *faults, count func(int64)) (remoteTaggable, error)
 	err  error  // naming failed: nothing to push
 	raw  string // how the report names an item whose naming failed
 	// entry is the index.json entry's digest (OCI layouts only).
@@ -181,7 +187,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 				rep.Images = append(rep.Images, res)
 				continue
 			}
-			res.Digest, res.Err = push(reg, o, n, it, opts)
+			res.Digest, res.Err = push(ctx, reg, o, n, it, opts)
 			if res.Err != nil {
 				o.logf("failed %s: %v", res.Name, res.Err)
 			} else {
@@ -191,6 +197,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		}
 	}
 	rep.BlobsUploaded, rep.BytesUploaded, rep.BlobsSkipped, rep.BytesSkipped = c.totals()
+	rep.ManifestsWritten, rep.ManifestsPresent = c.manifests()
 	rep.Elapsed = time.Since(start)
 	return rep, nil
 }
@@ -209,7 +216,7 @@ func order(items []item) []item {
 	return append(tagged, byDigest...)
 }
 
-func push(reg name.Registry, o Options, n bundle.Name, it item, opts []remote.Option) (v1.Hash, error) {
+func push(ctx context.Context, reg name.Registry, o Options, n bundle.Name, it item, opts []remote.Option) (v1.Hash, error) {
 	repo, err := name.NewRepository(reg.Name()+"/"+n.Repository, o.Endpoint.NameOptions()...)
 	if err != nil {
 		return v1.Hash{}, fmt.Errorf("repository %q: %w", n.Repository, err)
@@ -219,9 +226,9 @@ func push(reg name.Registry, o Options, n bundle.Name, it item, opts []remote.Op
 		ref = repo.Digest(n.Digest.String())
 	}
 	f := &faults{}
-	t, err := it.load(f, o.Display.Meter().Add)
+	t, err := it.load(ctx, f, o.Display.Meter().Add)
 	if err != nil {
-		return v1.Hash{}, faultOr(f, err)
+		return v1.Hash{}, describe(faultOr(f, err), n.Repository)
 	}
 	d, err := t.Digest()
 	if err != nil {
@@ -296,6 +303,14 @@ func ociItems(src source, o Options) ([]item, error) {
 	for _, desc := range idx.Manifests {
 		desc := desc
 		it := item{raw: "entry " + desc.Digest.String(), entry: desc.Digest}
+		if desc.Size <= 0 {
+			// The manifest is read checked against its size: without one
+			// it would be refused as a mismatch, which it is not.
+			it.err = fmt.Errorf("index.json entry %s has no size", desc.Digest)
+			it.names = []bundle.Name{{}}
+			items = append(items, it)
+			continue
+		}
 		if desc.Annotations[bundle.AnnotationRefName] == "" && desc.Annotations[bundle.AnnotationImageName] == "" {
 			unnamed = append(unnamed, desc)
 			continue
@@ -321,7 +336,7 @@ func ociItems(src source, o Options) ([]item, error) {
 			it.err = fmt.Errorf("index.json entry %s has no tag", desc.Digest)
 		}
 		it.names = []bundle.Name{n}
-		it.load = func(f *faults, count func(int64)) (remoteTaggable, error) {
+		it.load = func(_ context.Context, f *faults, count func(int64)) (remoteTaggable, error) {
 			return ociBundle{src: src, faults: f, count: count}.manifest(desc)
 		}
 		items = append(items, it)
@@ -340,7 +355,7 @@ func ociItems(src source, o Options) ([]item, error) {
 // pushed by digest into that entry's repository.
 func referrerItem(src source, desc v1.Descriptor, repoOf map[v1.Hash]string) item {
 	it := item{raw: "entry " + desc.Digest.String(), entry: desc.Digest, names: []bundle.Name{{}}}
-	raw, err := readVerified(src, "manifest", desc.Digest, desc.Size, &faults{})
+	raw, err := readManifest(src, desc, &faults{})
 	if err != nil {
 		it.err = err
 		return it
@@ -358,7 +373,7 @@ func referrerItem(src source, desc v1.Descriptor, repoOf map[v1.Hash]string) ite
 		return it
 	}
 	it.names = []bundle.Name{{Repository: repo, Digest: digest.Digest(desc.Digest.String())}}
-	it.load = func(f *faults, count func(int64)) (remoteTaggable, error) {
+	it.load = func(_ context.Context, f *faults, count func(int64)) (remoteTaggable, error) {
 		return ociBundle{src: src, faults: f, count: count}.manifest(desc)
 	}
 	return it
@@ -410,17 +425,17 @@ func dockerItems(src source) ([]item, error) {
 		if it.err != nil {
 			it.names = []bundle.Name{{}}
 		}
-		// The layers are measured once per image, not once per tag.
+		// The layers are measured once per image, not once per tag; each
+		// tag's push reads them with its own faults.
 		var once sync.Once
-		var img remoteTaggable
+		var measured *dockerMeasured
 		var loadErr error
-		it.load = func(f *faults, count func(int64)) (remoteTaggable, error) {
-			once.Do(func() {
-				var im v1.Image
-				im, loadErr = dockerImage(src, e, f, count)
-				img = im
-			})
-			return img, loadErr
+		it.load = func(ctx context.Context, f *faults, count func(int64)) (remoteTaggable, error) {
+			once.Do(func() { measured, loadErr = dockerImage(ctx, src, e) })
+			if loadErr != nil {
+				return nil, loadErr
+			}
+			return measured.image(f, count)
 		}
 		items = append(items, it)
 	}
@@ -436,7 +451,7 @@ func bundleBytes(src source) int64 {
 			total += m.size
 		}
 	case dirSource:
-		_ = filepath.WalkDir(s.root, func(_ string, d fs.DirEntry, err error) error {
+		_ = fs.WalkDir(s.root.FS(), ".", func(_ string, d fs.DirEntry, err error) error {
 			if err == nil && d.Type().IsRegular() {
 				if info, err := d.Info(); err == nil {
 					total += info.Size()

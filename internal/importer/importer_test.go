@@ -3,10 +3,12 @@ package importer
 import (
 	"archive/tar"
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -145,7 +147,7 @@ func TestTarSource(t *testing.T) {
 			t.Errorf("%s: %d bytes %.20q, want %.20q", name, size, got, want)
 		}
 	}
-	if _, _, err := src.open("missing"); !errors.Is(err, errNotExist) {
+	if _, _, err := src.open("missing"); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("open of a missing member: %v", err)
 	}
 }
@@ -223,7 +225,7 @@ func TestDockerArchive(t *testing.T) {
 		if err != nil || len(items) != 1 || items[0].names[0].String() != "team/app:1.0" {
 			t.Fatalf("items %+v, %v; want team/app:1.0", items, err)
 		}
-		tg, err := items[0].load(&faults{}, nil)
+		tg, err := items[0].load(t.Context(), &faults{}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -254,10 +256,267 @@ func TestDockerArchive(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, err = items[0].load(&faults{}, nil)
+		_, err = items[0].load(t.Context(), &faults{}, nil)
 		want := "layer " + hashOf([]byte(layer)).String() + " in the bundle does not match its digest (got " + hashOf([]byte(layer+"tampered")).String() + ")"
 		if err == nil || err.Error() != want {
 			t.Fatalf("load: %v, want %q", err, want)
 		}
 	})
+}
+
+// dockerArchiveOf writes a docker save archive of one image with layers
+// (their contents) under tags, as a tar or, with dir, a directory.
+func dockerArchiveOf(t *testing.T, dir bool, tags []string, layers ...string) string {
+	t.Helper()
+	var diffIDs, names []string
+	members := [][2]string{}
+	for i, l := range layers {
+		diffIDs = append(diffIDs, `"`+hashOf([]byte(l)).String()+`"`)
+		name := string(rune('a'+i)) + "/layer.tar"
+		names = append(names, `"`+name+`"`)
+		members = append(members, [2]string{name, l})
+	}
+	cfg := `{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[` + strings.Join(diffIDs, ",") + `]}}`
+	cfgName := hashOf([]byte(cfg)).Hex + ".json"
+	manifest := `[{"Config":"` + cfgName + `","RepoTags":["` + strings.Join(tags, `","`) + `"],"Layers":[` + strings.Join(names, ",") + `]}]`
+	members = append(members, [2]string{"manifest.json", manifest}, [2]string{cfgName, cfg})
+	if !dir {
+		path := filepath.Join(t.TempDir(), "saved.tar")
+		writeTar(t, path, members)
+		return path
+	}
+	root := filepath.Join(t.TempDir(), "saved")
+	for _, m := range members {
+		p := filepath.Join(root, filepath.FromSlash(m[0]))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(m[1]), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return root
+}
+
+// loadOnly opens a bundle and returns its single item.
+func loadOnly(t *testing.T, path string) (source, item) {
+	t.Helper()
+	src, format, err := openSource(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { src.close() })
+	var items []item
+	if format == formatOCI {
+		items, err = ociItems(src, Options{Path: path})
+	} else {
+		items, err = dockerItems(src)
+	}
+	if err != nil || len(items) != 1 {
+		t.Fatalf("items %+v, %v; want one", items, err)
+	}
+	return src, items[0]
+}
+
+// TestDirSourceRefusesLinksOut: a directory bundle's member that is a
+// symbolic link to a file outside the bundle is refused, naming the
+// member, whether the bundle names it by digest or by a plain file name
+// (a docker archive's config); links within the bundle are followed.
+func TestDirSourceRefusesLinksOut(t *testing.T) {
+	secret := []byte(`{"auths":{"registry.lab":{"auth":"c2VjcmV0"}}}`)
+	outside := filepath.Join(t.TempDir(), "config.json")
+	if err := os.WriteFile(outside, secret, 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	t.Run("docker archive config", func(t *testing.T) {
+		dir := filepath.Join(t.TempDir(), "saved")
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		manifest := `[{"Config":"c.json","RepoTags":["team/app:1"],"Layers":[]}]`
+		if err := os.WriteFile(filepath.Join(dir, "manifest.json"), []byte(manifest), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(outside, filepath.Join(dir, "c.json")); err != nil {
+			t.Fatal(err)
+		}
+		_, it := loadOnly(t, dir)
+		_, err := it.load(t.Context(), &faults{}, nil)
+		if err == nil || !strings.Contains(err.Error(), "c.json: refused, a symbolic link leading out of the bundle directory") {
+			t.Fatalf("load: %v; want c.json refused as a link out of the bundle", err)
+		}
+	})
+
+	t.Run("blob named by its digest", func(t *testing.T) {
+		dir := t.TempDir()
+		if err := os.MkdirAll(filepath.Join(dir, "blobs", "sha256"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		// Its digest matches: only the link gives it away.
+		rel, err := filepath.Rel(filepath.Join(dir, "blobs", "sha256"), outside)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(rel, filepath.Join(dir, "blobs", "sha256", hashOf(secret).Hex)); err != nil {
+			t.Fatal(err)
+		}
+		root, err := os.OpenRoot(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		src := dirSource{root: root}
+		defer src.close()
+		name := blobPath(hashOf(secret))
+		if _, _, err := src.open(name); err == nil || !strings.Contains(err.Error(), name+": refused") {
+			t.Errorf("open of a link out: %v; want it refused naming %s", err, name)
+		}
+		up, err := filepath.Rel(dir, outside)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := src.open(filepath.ToSlash(up)); err == nil || errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("open %s: %v; want it refused", up, err)
+		}
+	})
+
+	t.Run("link within the bundle", func(t *testing.T) {
+		layer := strings.Repeat("layer ", 100)
+		dir := dockerArchiveOf(t, true, []string{"team/app:1"}, layer)
+		// As older docker save archives link a layer to an identical one.
+		if err := os.Rename(filepath.Join(dir, "a", "layer.tar"), filepath.Join(dir, "a.tar")); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink("../a.tar", filepath.Join(dir, "a", "layer.tar")); err != nil {
+			t.Fatal(err)
+		}
+		_, it := loadOnly(t, dir)
+		if _, err := it.load(t.Context(), &faults{}, nil); err != nil {
+			t.Fatalf("load through a link within the bundle: %v", err)
+		}
+	})
+}
+
+// TestTarSourceConfinesNames: a tar's member names and link targets with
+// "..", or absolute ones, are read as names inside the archive; nothing
+// outside it is ever opened.
+func TestTarSourceConfinesNames(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "b.tar")
+	writeTar(t, path, [][2]string{
+		{"../../../manifest.json", "[]"},
+		{"/abs/file", "absolute"},
+		{"c.json", "->/etc/passwd"},
+		{"up.json", "->../../../../etc/hostname"},
+		{"in.json", "->../../abs/file"},
+	})
+	src, _, err := openSource(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.close()
+	for name, want := range map[string]string{"manifest.json": "[]", "abs/file": "absolute", "in.json": "absolute"} {
+		r, _, err := src.open(name)
+		if err != nil {
+			t.Fatalf("open %s: %v", name, err)
+		}
+		got, _ := io.ReadAll(r)
+		if string(got) != want {
+			t.Errorf("%s: %q, want %q", name, got, want)
+		}
+	}
+	for _, name := range []string{"c.json", "up.json", "etc/passwd"} {
+		if _, _, err := src.open(name); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("open %s: %v; want it missing (its target is not in the archive)", name, err)
+		}
+	}
+}
+
+// TestIndexEntryWithoutSize: an index.json entry without a size is
+// refused as such, not as a digest mismatch.
+func TestIndexEntryWithoutSize(t *testing.T) {
+	manifest := `{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"` + hashOf([]byte("{}")).String() + `","size":2},"layers":[]}`
+	d := hashOf([]byte(manifest))
+	index := `{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"` + d.String() + `","annotations":{"org.opencontainers.image.ref.name":"team/app:1.0"}}]}`
+	path := filepath.Join(t.TempDir(), "bundle.tar")
+	writeTar(t, path, [][2]string{
+		{"oci-layout", `{"imageLayoutVersion":"1.0.0"}`},
+		{"index.json", index},
+		{"blobs/sha256/" + d.Hex, manifest},
+		{"blobs/sha256/" + hashOf([]byte("{}")).Hex, "{}"},
+	})
+	_, it := loadOnly(t, path)
+	if want := "index.json entry " + d.String() + " has no size"; it.err == nil || it.err.Error() != want {
+		t.Errorf("item error %v, want %q", it.err, want)
+	}
+}
+
+// TestDockerArchiveNoLayers: an image without layers gets "layers": [].
+func TestDockerArchiveNoLayers(t *testing.T) {
+	_, it := loadOnly(t, dockerArchiveOf(t, false, []string{"team/empty:1"}))
+	tg, err := it.load(t.Context(), &faults{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := tg.RawManifest()
+	if err != nil || !strings.Contains(string(raw), `"layers":[]`) {
+		t.Errorf("manifest %s, %v; want \"layers\":[]", raw, err)
+	}
+}
+
+// TestDockerArchiveFaultsPerTag: an image with two RepoTags is measured
+// once, but a layer changed in the archive before the second tag's push
+// is reported as that push's digest mismatch.
+func TestDockerArchiveFaultsPerTag(t *testing.T) {
+	layer := strings.Repeat("layer content ", 1000)
+	path := dockerArchiveOf(t, false, []string{"team/app:1", "team/app:latest"}, layer)
+	_, it := loadOnly(t, path)
+	if len(it.names) != 2 {
+		t.Fatalf("names %v, want two", it.names)
+	}
+	first, second := &faults{}, &faults{}
+	if _, err := it.load(t.Context(), first, nil); err != nil {
+		t.Fatal(err)
+	}
+	tg, err := it.load(t.Context(), second, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Damage the layer in place, as a disk or a copy might between pushes.
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := bytes.Index(b, []byte(layer))
+	b[i] ^= 0xff
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ls, err := tg.(v1.Image).Layers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, err := ls[0].Compressed()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = io.ReadAll(rc)
+	rc.Close()
+	var de *DigestError
+	if !errors.As(err, &de) || second.get() != de {
+		t.Fatalf("read of the damaged layer: %v, fault %v; want the DigestError recorded for the second push", err, second.get())
+	}
+	if first.get() != nil {
+		t.Errorf("the first push was blamed: %v", first.get())
+	}
+}
+
+// TestDockerArchiveMeasureCancelled: measuring the layers stops once the
+// import is cancelled.
+func TestDockerArchiveMeasureCancelled(t *testing.T) {
+	_, it := loadOnly(t, dockerArchiveOf(t, false, []string{"team/app:1"}, strings.Repeat("x", 1<<20)))
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if _, err := it.load(ctx, &faults{}, nil); !errors.Is(err, context.Canceled) {
+		t.Fatalf("load after cancel: %v, want context.Canceled", err)
+	}
 }

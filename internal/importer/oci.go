@@ -22,7 +22,7 @@ type ociBundle struct {
 // manifest reads and verifies one manifest and returns it as an image or
 // an index for the registry client.
 func (b ociBundle) manifest(desc v1.Descriptor) (remoteTaggable, error) {
-	raw, err := readVerified(b.src, "manifest", desc.Digest, desc.Size, b.faults)
+	raw, err := readManifest(b.src, desc, b.faults)
 	if err != nil {
 		return nil, err
 	}

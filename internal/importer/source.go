@@ -25,14 +25,22 @@ type source interface {
 	close() error
 }
 
-// errNotExist is what open returns for a file the bundle lacks.
-var errNotExist = fs.ErrNotExist
-
-type dirSource struct{ root string }
+// dirSource reads a directory bundle through an os.Root: a symbolic link
+// (or "..") leading out of the directory is refused, so a crafted bundle
+// cannot push a file from elsewhere on the machine (a Docker config, a
+// key) into the registry as one of its blobs. Links within it (docker
+// save's layer links) are followed.
+type dirSource struct{ root *os.Root }
 
 func (d dirSource) open(name string) (io.ReadCloser, int64, error) {
-	f, err := os.Open(filepath.Join(d.root, filepath.FromSlash(name)))
+	p := filepath.FromSlash(name)
+	f, err := d.root.Open(p)
 	if err != nil {
+		if !errors.Is(err, fs.ErrNotExist) {
+			if st, lerr := d.root.Lstat(p); lerr == nil && st.Mode()&fs.ModeSymlink != 0 {
+				return nil, 0, fmt.Errorf("%s: refused, a symbolic link leading out of the bundle directory: %w", name, err)
+			}
+		}
 		return nil, 0, err
 	}
 	st, err := f.Stat()
@@ -48,11 +56,11 @@ func (d dirSource) open(name string) (io.ReadCloser, int64, error) {
 }
 
 func (d dirSource) has(name string) bool {
-	st, err := os.Stat(filepath.Join(d.root, filepath.FromSlash(name)))
+	st, err := d.root.Stat(filepath.FromSlash(name))
 	return err == nil && st.Mode().IsRegular()
 }
 
-func (d dirSource) close() error { return nil }
+func (d dirSource) close() error { return d.root.Close() }
 
 // tarSource reads members of an uncompressed tar archive as sections of
 // the file.
@@ -115,6 +123,8 @@ func indexTar(f *os.File) (*tarSource, error) {
 	return t, nil
 }
 
+// cleanMember makes a member name relative to the bundle's root: "./x",
+// "/x" and "../../x" all become "x", so no name reaches outside it.
 func cleanMember(name string) string {
 	return strings.TrimPrefix(path.Clean("/"+name), "/")
 }
@@ -122,7 +132,7 @@ func cleanMember(name string) string {
 func (t *tarSource) open(name string) (io.ReadCloser, int64, error) {
 	m, ok := t.members[name]
 	if !ok {
-		return nil, 0, fmt.Errorf("%s: %w", name, errNotExist)
+		return nil, 0, fmt.Errorf("%s: %w", name, fs.ErrNotExist)
 	}
 	return io.NopCloser(io.NewSectionReader(t.f, m.offset, m.size)), m.size, nil
 }
@@ -158,7 +168,11 @@ func openSource(p string) (source, format, error) {
 	}
 	var src source
 	if st.IsDir() {
-		src = dirSource{root: p}
+		root, err := os.OpenRoot(p)
+		if err != nil {
+			return nil, 0, err
+		}
+		src = dirSource{root: root}
 	} else {
 		f, err := os.Open(p)
 		if err != nil {

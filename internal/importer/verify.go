@@ -12,6 +12,8 @@ import (
 	"sync"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/registry-stack/registry-stack/internal/bundle"
 )
 
 // DigestError is content of the bundle that does not match the digest or
@@ -146,9 +148,19 @@ func readVerified(src source, what string, d v1.Hash, size int64, f *faults) ([]
 	return b, nil
 }
 
-// maxDocument bounds the JSON documents (manifests, configs) read whole;
-// distribution refuses manifests over 4 MiB.
-const maxDocument = 4 << 20
+// readManifest reads the manifest desc names. A descriptor without a size
+// is refused as such: every manifest has one, and the read is checked
+// against it.
+func readManifest(src source, desc v1.Descriptor, f *faults) ([]byte, error) {
+	if desc.Size <= 0 {
+		return nil, fmt.Errorf("manifest %s: its descriptor has no size", desc.Digest)
+	}
+	return readVerified(src, "manifest", desc.Digest, desc.Size, f)
+}
+
+// maxDocument bounds the JSON documents (index.json, manifests, configs)
+// read whole.
+const maxDocument = bundle.MaxManifestBytes
 
 func blobPath(d v1.Hash) string { return "blobs/" + d.Algorithm + "/" + d.Hex }
 
