@@ -79,6 +79,7 @@ func runExport(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	if err != nil {
 		return fail(stderr, cmd, err)
 	}
+	defer layout.Close()
 	puller, err := remote.NewPuller(ep.RemoteOptions(ctx, nil)...)
 	if err != nil {
 		return fail(stderr, cmd, err)
@@ -95,11 +96,15 @@ func runExport(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 			}
 		}
 	}
-	if asTar && ctx.Err() == nil {
+	// Only a complete bundle becomes PATH: an archive under its final name
+	// that lacks images would pass for a finished one.
+	tarFailed := false
+	if asTar && failed == 0 && ctx.Err() == nil {
 		if err := export.WriteTar(dir, *output); err != nil {
-			failed++
+			tarFailed = true
 			display.Logf("%s: %v", cmd, err)
-		} else if failed == 0 {
+		} else {
+			layout.Close()
 			if err := os.RemoveAll(dir); err != nil {
 				display.Logf("%s: remove %s: %v", cmd, dir, err)
 			}
@@ -107,8 +112,18 @@ func runExport(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	}
 	elapsed := finish()
 	printSummary(stdout, "export", ex.Stats(), elapsed)
-	if failed > 0 {
+	switch {
+	case failed > 0 && asTar:
+		fmt.Fprintf(stderr, "%s: bundle incomplete: %d of %d references failed; %s kept, run again to finish\n", cmd, failed, len(refs), dir)
+		return exitFailure
+	case failed > 0:
 		fmt.Fprintf(stderr, "%s: %d of %d references failed\n", cmd, failed, len(refs))
+		return exitFailure
+	case tarFailed:
+		fmt.Fprintf(stderr, "%s: every reference was exported to %s, but the archive %s was not written\n", cmd, dir, *output)
+		return exitFailure
+	case asTar && ctx.Err() != nil:
+		fmt.Fprintf(stderr, "%s: interrupted; %s kept, run again to finish\n", cmd, dir)
 		return exitFailure
 	}
 	return exitOK

@@ -26,6 +26,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/validate"
 
 	"github.com/registry-stack/registry-stack/internal/bundle"
+	"github.com/registry-stack/registry-stack/internal/export"
 	"github.com/registry-stack/registry-stack/internal/stackrun"
 	"github.com/registry-stack/registry-stack/internal/testenv"
 )
@@ -340,6 +341,48 @@ func TestExport(t *testing.T) {
 		runTool(t, ctx, "skopeo", "copy", "--preserve-digests", "--dest-tls-verify=false", "oci-archive:"+archive+":team/app:1.0", "docker://"+target)
 		if got := digestAt(t, ctx, target); got != f.appDigest {
 			t.Errorf("copied from the archive as %v, want %v", got, f.appDigest)
+		}
+	})
+
+	t.Run("an incomplete tar keeps its partial directory", func(t *testing.T) {
+		archive := filepath.Join(t.TempDir(), "bundle.tar")
+		code, stdout, stderr := stackrun.RunCLI(t, nil, "export", "--output", archive, f.app.String(), missing)
+		want := "bundle incomplete: 1 of 2 references failed; " + archive + ".partial kept, run again to finish"
+		if code != exitFailure || !strings.Contains(stderr, want) {
+			t.Fatalf("export .tar with a missing tag: exit %d, want 1 and %q\n%s%s", code, want, stdout, stderr)
+		}
+		if _, err := os.Stat(archive); err == nil {
+			t.Errorf("%s was written although a reference failed", archive)
+		}
+		if _, err := os.Stat(filepath.Join(archive+".partial", "index.json")); err != nil {
+			t.Errorf("the partial bundle is gone: %v", err)
+		}
+		code, stdout, stderr = stackrun.RunCLI(t, nil, "export", "--output", archive, f.app.String())
+		if code != exitOK {
+			t.Fatalf("export .tar again: exit %d\n%s%s", code, stdout, stderr)
+		}
+		if _, written, skipped := summary(t, stdout); written != 0 || skipped == 0 {
+			t.Errorf("the second run wrote %d blobs (skipped %d), want all taken from the partial bundle\n%s", written, skipped, stdout)
+		}
+		if _, err := os.Stat(archive); err != nil {
+			t.Errorf("no archive after the second run: %v", err)
+		}
+		if _, err := os.Stat(archive + ".partial"); err == nil {
+			t.Errorf("%s.partial is left after a complete export", archive)
+		}
+	})
+
+	t.Run("one writer per bundle", func(t *testing.T) {
+		dir := filepath.Join(t.TempDir(), "bundle")
+		l, err := export.OpenLayout(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		code, stdout, stderr := stackrun.RunCLI(t, nil, "export", "--output", dir, f.app.String())
+		want := "bundle " + dir + " is in use by another export or mirror"
+		if code != exitFailure || !strings.Contains(stderr, want) {
+			t.Errorf("export into a bundle in use: exit %d, want 1 and %q\n%s%s", code, want, stdout, stderr)
 		}
 	})
 }

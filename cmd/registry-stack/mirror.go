@@ -72,6 +72,7 @@ func runMirror(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 			finish()
 			return fail(stderr, cmd, err)
 		}
+		defer layout.Close()
 		ex = export.New(layout, export.Options{Puller: puller, Display: display, Jobs: *jobs})
 		m.Dest = &mirror.Bundle{Layout: layout, Exporter: ex}
 	} else {

@@ -18,7 +18,9 @@ import (
 	"strings"
 
 	"github.com/distribution/reference"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/opencontainers/go-digest"
+
 	"github.com/registry-stack/registry-stack/internal/scope"
 )
 
@@ -26,6 +28,11 @@ import (
 // default limit on a manifest PUT body): a bundle's documents read whole
 // (index.json, manifests, configs) are refused beyond it.
 const MaxManifestBytes = 4 << 20
+
+// BlobPath is where a blob lives inside a layout, slash-separated:
+// blobs/<algorithm>/<hex>. The hash's parser admits only hex digits, so it
+// cannot name anything outside blobs/.
+func BlobPath(h v1.Hash) string { return "blobs/" + h.Algorithm + "/" + h.Hex }
 
 // Annotation keys of an index.json entry.
 const (

@@ -8,7 +8,9 @@ package export
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -25,6 +27,11 @@ import (
 
 // LargeBlob is the size from which a finished blob gets its own log line.
 const LargeBlob = 16 << 20
+
+// MaxDepth is how deep children and referrers may nest below a reference
+// (an index, its platform manifests, their signatures, the signatures'
+// own referrers...); a registry that lists deeper is not followed.
+const MaxDepth = 8
 
 // Options configure an Exporter.
 type Options struct {
@@ -105,7 +112,7 @@ func (e *Exporter) Export(ctx context.Context, ref name.Reference) (v1.Descripto
 // needs into the layout, and records it in index.json as n; its referrers
 // are recorded in n's repository.
 func (e *Exporter) ExportAs(ctx context.Context, repo name.Repository, desc *remote.Descriptor, n bundle.Name) (v1.Descriptor, error) {
-	if err := e.manifest(ctx, repo, n.Repository, desc.Descriptor, desc.Manifest); err != nil {
+	if _, err := e.manifest(ctx, repo, n.Repository, desc.Descriptor, desc.Manifest); err != nil {
 		return v1.Descriptor{}, err
 	}
 	entry := v1.Descriptor{MediaType: desc.MediaType, Digest: desc.Digest, Size: desc.Size, ArtifactType: desc.ArtifactType, Annotations: n.Annotations()}
@@ -119,52 +126,98 @@ func (e *Exporter) ExportAs(ctx context.Context, repo name.Repository, desc *rem
 // WalkReferrers goes over desc again without recording an entry for it:
 // what the layout holds is not fetched again, new referrers are.
 func (e *Exporter) WalkReferrers(ctx context.Context, repo name.Repository, desc *remote.Descriptor, into string) error {
-	return e.manifest(ctx, repo, into, desc.Descriptor, desc.Manifest)
+	_, err := e.manifest(ctx, repo, into, desc.Descriptor, desc.Manifest)
+	return err
 }
 
 // manifestContent is what a manifest of any kind points at.
 type manifestContent struct {
-	MediaType types.MediaType `json:"mediaType"`
-	Config    *v1.Descriptor  `json:"config"`
-	Layers    []v1.Descriptor `json:"layers"`
-	Manifests []v1.Descriptor `json:"manifests"`
-	Blobs     []v1.Descriptor `json:"blobs"` // the short-lived OCI artifact manifest
+	MediaType    types.MediaType `json:"mediaType"`
+	ArtifactType string          `json:"artifactType"`
+	Config       *v1.Descriptor  `json:"config"`
+	Layers       []v1.Descriptor `json:"layers"`
+	Manifests    []v1.Descriptor `json:"manifests"`
+	Blobs        []v1.Descriptor `json:"blobs"` // the short-lived OCI artifact manifest
+	Subject      *v1.Descriptor  `json:"subject"`
+}
+
+// errNotReferrer marks a manifest a referrers list names although its
+// subject is another: a broken or hostile source, skipped.
+var errNotReferrer = errors.New("not a referrer")
+
+// walk is where manifest is in the tree below one reference: the digests
+// above it (in progress, so a list naming one of them is a cycle) and, for
+// a referrer, the subject it must name.
+type walk struct {
+	ancestors []v1.Hash
+	subject   *v1.Hash
+}
+
+func (w walk) below(d v1.Hash) walk {
+	return walk{ancestors: append(w.ancestors[:len(w.ancestors):len(w.ancestors)], d)}
 }
 
 // manifest copies one manifest from repo, what it points at and its
 // referrers (named in the bundle repository into); raw is its content when
-// the caller already has it.
-func (e *Exporter) manifest(ctx context.Context, repo name.Repository, into string, d v1.Descriptor, raw []byte) error {
-	e.seenMu.Lock()
-	done := e.seen[d.Digest]
-	e.seenMu.Unlock()
-	if done {
-		return nil
+// the caller already has it. It returns the manifest's descriptor as its
+// content says (media type, size, artifact type).
+func (e *Exporter) manifest(ctx context.Context, repo name.Repository, into string, d v1.Descriptor, raw []byte) (v1.Descriptor, error) {
+	return e.walk(ctx, repo, into, d, raw, walk{})
+}
+
+func (e *Exporter) walk(ctx context.Context, repo name.Repository, into string, d v1.Descriptor, raw []byte, w walk) (v1.Descriptor, error) {
+	if len(w.ancestors) > MaxDepth {
+		return v1.Descriptor{}, fmt.Errorf("manifest %s: children and referrers nest more than %d deep below %s", d.Digest, MaxDepth, w.ancestors[0])
+	}
+	if d.Size > bundle.MaxManifestBytes {
+		return v1.Descriptor{}, fmt.Errorf("manifest %s: %d bytes, over the %d byte limit for manifests", d.Digest, d.Size, bundle.MaxManifestBytes)
 	}
 	if raw == nil {
-		if b, ok := e.layout.ReadBlob(d.Digest, d.Size); ok {
+		b, ok, err := e.layout.ReadBlob(d.Digest, d.Size)
+		if err != nil {
+			return v1.Descriptor{}, err
+		}
+		if ok {
 			raw = b
 		} else {
 			got, err := e.puller.Get(ctx, repo.Digest(d.Digest.String()))
 			if err != nil {
-				return fmt.Errorf("manifest %s: %w", d.Digest, err)
+				return v1.Descriptor{}, fmt.Errorf("manifest %s: %w", d.Digest, err)
 			}
 			raw = got.Manifest
 		}
 	}
+	if int64(len(raw)) != d.Size {
+		return v1.Descriptor{}, fmt.Errorf("manifest %s: %d bytes, its descriptor says %d", d.Digest, len(raw), d.Size)
+	}
 	var m manifestContent
 	if err := json.Unmarshal(raw, &m); err != nil {
-		return fmt.Errorf("manifest %s: %w", d.Digest, err)
+		return v1.Descriptor{}, fmt.Errorf("manifest %s: %w", d.Digest, err)
 	}
 	if m.MediaType == "" {
 		m.MediaType = d.MediaType
 	}
-	if m.MediaType.IsSchema1() {
-		return fmt.Errorf("manifest %s: schema 1 manifests are not supported", d.Digest)
+	if w.subject != nil && (m.Subject == nil || m.Subject.Digest != *w.subject) {
+		return v1.Descriptor{}, errNotReferrer
 	}
+	got := v1.Descriptor{MediaType: m.MediaType, Digest: d.Digest, Size: d.Size, ArtifactType: m.ArtifactType}
+	if got.ArtifactType == "" && m.Config != nil && m.Subject != nil {
+		// What the referrers API reports for a referrer without one.
+		got.ArtifactType = string(m.Config.MediaType)
+	}
+	e.seenMu.Lock()
+	done := e.seen[d.Digest]
+	e.seenMu.Unlock()
+	if done {
+		return got, nil
+	}
+	if m.MediaType.IsSchema1() {
+		return v1.Descriptor{}, fmt.Errorf("manifest %s: schema 1 manifests are not supported", d.Digest)
+	}
+	below := w.below(d.Digest)
 	for _, child := range m.Manifests {
-		if err := e.manifest(ctx, repo, into, child, nil); err != nil {
-			return err
+		if _, err := e.walk(ctx, repo, into, child, nil, below); err != nil {
+			return v1.Descriptor{}, err
 		}
 	}
 	var blobs []v1.Descriptor
@@ -173,52 +226,61 @@ func (e *Exporter) manifest(ctx context.Context, repo name.Repository, into stri
 	}
 	blobs = append(append(blobs, m.Layers...), m.Blobs...)
 	if err := e.blobs(ctx, repo, blobs); err != nil {
-		return fmt.Errorf("manifest %s: %w", d.Digest, err)
+		return v1.Descriptor{}, fmt.Errorf("manifest %s: %w", d.Digest, err)
 	}
 	// The manifest goes last: a manifest in the layout means its content is.
 	if e.layout.HasBlob(d.Digest, d.Size) {
 		e.skipped.Add(1)
 	} else {
 		if err := e.layout.WriteManifestBlob(d.Digest, raw); err != nil {
-			return err
+			return v1.Descriptor{}, err
 		}
 		e.written.Add(1)
 		e.bytes.Add(int64(len(raw)))
 	}
-	if err := e.referrers(ctx, repo, into, d.Digest); err != nil {
-		return err
+	if err := e.referrers(ctx, repo, into, d.Digest, below); err != nil {
+		return v1.Descriptor{}, err
 	}
 	e.seenMu.Lock()
 	e.seen[d.Digest] = true
 	e.seenMu.Unlock()
-	return nil
+	return got, nil
 }
 
 // referrers exports every manifest that names d as its subject, each under
-// its own entry into@digest. A source that cannot list them is skipped.
-func (e *Exporter) referrers(ctx context.Context, repo name.Repository, into string, d v1.Hash) error {
+// its own entry into@digest. A source without a referrers API has none
+// (ggcr then finds no fallback tag either); failing to list them fails.
+func (e *Exporter) referrers(ctx context.Context, repo name.Repository, into string, d v1.Hash, w walk) error {
 	idx, err := remote.Referrers(repo.Digest(d.String()), remote.Reuse(e.puller), remote.WithContext(ctx))
-	if err == nil {
-		var m *v1.IndexManifest
-		if m, err = idx.IndexManifest(); err == nil {
-			for _, r := range m.Manifests {
-				if err := e.manifest(ctx, repo, into, r, nil); err != nil {
-					return fmt.Errorf("referrer %s of %s: %w", r.Digest, d, err)
-				}
-				n := bundle.Name{Repository: into, Digest: digestOf(r.Digest.String())}
-				entry := v1.Descriptor{MediaType: r.MediaType, Digest: r.Digest, Size: r.Size, ArtifactType: r.ArtifactType, Annotations: n.Annotations()}
-				if err := e.layout.AddEntries(entry); err != nil {
-					return err
-				}
-				e.images.Add(1)
-			}
-			return nil
+	if err != nil {
+		return fmt.Errorf("list referrers of %s: %w", d, err)
+	}
+	m, err := idx.IndexManifest()
+	if err != nil {
+		return fmt.Errorf("list referrers of %s: %w", d, err)
+	}
+	for _, r := range m.Manifests {
+		if slices.Contains(w.ancestors, r.Digest) {
+			e.display.Logf("referrer %s of %s skipped: it is %s itself or above it", r.Digest, d, d)
+			continue
 		}
+		rw := w
+		rw.subject = &d
+		got, err := e.walk(ctx, repo, into, r, nil, rw)
+		if errors.Is(err, errNotReferrer) {
+			e.display.Logf("referrer %s of %s skipped: its subject is not %s", r.Digest, d, d)
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("referrer %s of %s: %w", r.Digest, d, err)
+		}
+		n := bundle.Name{Repository: into, Digest: digestOf(r.Digest.String())}
+		got.Annotations = n.Annotations()
+		if err := e.layout.AddEntries(got); err != nil {
+			return err
+		}
+		e.images.Add(1)
 	}
-	if ctx.Err() != nil {
-		return ctx.Err()
-	}
-	e.display.Logf("referrers of %s@%s skipped: %v", repo, d, err)
 	return nil
 }
 

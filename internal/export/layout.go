@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
@@ -25,22 +26,97 @@ const tempPrefix = ".partial-"
 
 const layoutFile = `{"imageLayoutVersion":"1.0.0"}`
 
+// lockFile is held (flock) by the one writer of a layout; its temp prefix
+// keeps it out of archives.
+const lockFile = tempPrefix + "lock"
+
 // Layout is an OCI image layout directory being written: blobs land under
 // their final name only once complete and verified, and index.json is
 // replaced atomically, so a killed writer leaves a valid layout behind.
-// One writer at a time: opening a layout removes the temp files an
-// interrupted writer left.
+// One writer at a time, enforced by a lock held from OpenLayout to Close:
+// opening a layout removes the temp files an interrupted writer left.
 type Layout struct {
-	dir string
-	mu  sync.Mutex // serialises index.json updates
+	dir  string
+	lock *os.File
+	mu   sync.Mutex // serialises index.json updates
 }
 
-// OpenLayout creates dir as an OCI image layout, or opens the one there.
+// OpenLayout creates dir as an OCI image layout, or opens the one there,
+// and locks it until Close. A directory that holds other files is refused:
+// a bundle archives everything in it.
 func OpenLayout(dir string) (*Layout, error) {
-	if err := os.MkdirAll(filepath.Join(dir, "blobs"), 0o755); err != nil {
+	if err := checkLayoutDir(dir); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create layout %s: %w", dir, err)
 	}
-	l := &Layout{dir: dir}
+	lock, err := lockLayout(dir)
+	if err != nil {
+		return nil, err
+	}
+	l := &Layout{dir: dir, lock: lock}
+	if err := l.open(); err != nil {
+		l.Close()
+		return nil, err
+	}
+	return l, nil
+}
+
+// checkLayoutDir accepts a missing or empty directory, or one with an
+// oci-layout file; temp files of an interrupted first run do not count.
+func checkLayoutDir(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("open layout %s: %w", dir, err)
+	}
+	var others []string
+	for _, e := range entries {
+		switch {
+		case e.Name() == "oci-layout":
+			return nil
+		case !strings.HasPrefix(e.Name(), tempPrefix):
+			others = append(others, e.Name())
+		}
+	}
+	if len(others) > 0 {
+		return fmt.Errorf("%s is not empty and has no oci-layout file (it holds %s): not a bundle; give a new or empty directory", dir, strings.Join(others[:min(len(others), 3)], ", "))
+	}
+	return nil
+}
+
+// lockLayout takes the writer lock of dir without waiting.
+func lockLayout(dir string) (*os.File, error) {
+	f, err := os.OpenFile(filepath.Join(dir, lockFile), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("lock layout %s: %w", dir, err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, fmt.Errorf("bundle %s is in use by another export or mirror", dir)
+		}
+		return nil, fmt.Errorf("lock layout %s: %w", dir, err)
+	}
+	return f, nil
+}
+
+// Close releases the writer lock. The lock file stays: removing it would
+// let a writer that opened it just before lock a file no longer there.
+func (l *Layout) Close() error {
+	if l.lock == nil {
+		return nil
+	}
+	err := l.lock.Close() // closing the last descriptor releases the flock
+	l.lock = nil
+	return err
+}
+
+func (l *Layout) open() error {
+	dir := l.dir
 	// Temp files of an earlier, interrupted run: never content, only space.
 	stale, _ := filepath.Glob(filepath.Join(dir, "blobs", "*", tempPrefix+"*"))
 	for _, p := range stale {
@@ -52,18 +128,21 @@ func OpenLayout(dir string) (*Layout, error) {
 			Version string `json:"imageLayoutVersion"`
 		}
 		if json.Unmarshal(b, &v) != nil || v.Version == "" {
-			return nil, fmt.Errorf("%s: not an OCI layout file", p)
+			return fmt.Errorf("%s: not an OCI layout file", p)
 		}
 	} else if err := writeAtomic(p, []byte(layoutFile)); err != nil {
-		return nil, err
+		return err
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "blobs"), 0o755); err != nil {
+		return fmt.Errorf("create layout %s: %w", dir, err)
 	}
 	// A layout is valid from the start, even if nothing gets exported.
 	if _, err := os.Stat(filepath.Join(dir, "index.json")); errors.Is(err, fs.ErrNotExist) {
 		if err := l.AddEntries(); err != nil {
-			return nil, err
+			return err
 		}
 	}
-	return l, nil
+	return nil
 }
 
 // Dir is the layout's directory.
@@ -71,7 +150,7 @@ func (l *Layout) Dir() string { return l.dir }
 
 // BlobPath is where the blob with digest h lives.
 func (l *Layout) BlobPath(h v1.Hash) string {
-	return filepath.Join(l.dir, "blobs", h.Algorithm, h.Hex)
+	return filepath.Join(l.dir, filepath.FromSlash(bundle.BlobPath(h)))
 }
 
 // HasBlob reports whether the blob is there with its full size. Blobs are
@@ -81,16 +160,25 @@ func (l *Layout) HasBlob(h v1.Hash, size int64) bool {
 	return err == nil && fi.Mode().IsRegular() && fi.Size() == size
 }
 
-// ReadBlob returns a small blob (a manifest) the layout holds.
-func (l *Layout) ReadBlob(h v1.Hash, size int64) ([]byte, bool) {
+// ReadBlob returns a manifest the layout holds, false when it holds none;
+// one over bundle.MaxManifestBytes is refused before it is read.
+func (l *Layout) ReadBlob(h v1.Hash, size int64) ([]byte, bool, error) {
+	if size > bundle.MaxManifestBytes {
+		return nil, false, fmt.Errorf("manifest %s: %d bytes, over the %d byte limit for manifests", h, size, bundle.MaxManifestBytes)
+	}
 	if !l.HasBlob(h, size) {
-		return nil, false
+		return nil, false, nil
 	}
-	b, err := os.ReadFile(l.BlobPath(h))
+	f, err := os.Open(l.BlobPath(h))
+	if err != nil {
+		return nil, false, nil
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, size+1))
 	if err != nil || int64(len(b)) != size {
-		return nil, false
+		return nil, false, nil
 	}
-	return b, true
+	return b, true, nil
 }
 
 // WriteBlob streams r into the layout as the blob h of the given size:
@@ -200,7 +288,31 @@ func (l *Layout) AddEntries(entries ...v1.Descriptor) error {
 	if err != nil {
 		return fmt.Errorf("encode index.json: %w", err)
 	}
+	// The renames of the blobs index.json names reach the disk first: a
+	// power cut never leaves an entry whose blobs are gone.
+	algs, _ := filepath.Glob(filepath.Join(l.dir, "blobs", "*"))
+	for _, d := range algs {
+		if err := syncDir(d); err != nil {
+			return err
+		}
+	}
 	return writeAtomic(filepath.Join(l.dir, "index.json"), b)
+}
+
+// syncDir makes the renames in dir durable.
+func syncDir(dir string) error {
+	f, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("sync %s: %w", dir, err)
+	}
+	err = f.Sync()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("sync %s: %w", dir, err)
+	}
+	return nil
 }
 
 func (l *Layout) readIndex() (*v1.IndexManifest, error) {
@@ -259,5 +371,5 @@ func writeAtomic(path string, b []byte) error {
 	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
-	return nil
+	return syncDir(filepath.Dir(path))
 }

@@ -20,6 +20,17 @@ func hashOf(t *testing.T, s string) v1.Hash {
 	return h
 }
 
+// openLayout opens dir and closes it when the test ends.
+func openLayout(t *testing.T, dir string) *Layout {
+	t.Helper()
+	l, err := OpenLayout(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	return l
+}
+
 func TestWriteBlob(t *testing.T) {
 	const content = "some layer content"
 	h := hashOf(t, content)
@@ -38,11 +49,8 @@ func TestWriteBlob(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			l, err := OpenLayout(t.TempDir())
-			if err != nil {
-				t.Fatal(err)
-			}
-			err = l.WriteBlob(tt.digest, tt.size, strings.NewReader(tt.body))
+			l := openLayout(t, t.TempDir())
+			err := l.WriteBlob(tt.digest, tt.size, strings.NewReader(tt.body))
 			if tt.want == "" {
 				if err != nil {
 					t.Fatal(err)
@@ -79,6 +87,9 @@ func TestAddEntriesMerges(t *testing.T) {
 	if err := l.AddEntries(entry(app, "a"), entry(other, "b")); err != nil {
 		t.Fatal(err)
 	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
 	// Reopened, as a second export would: same name replaced, new appended.
 	l, err = OpenLayout(dir)
 	if err != nil {
@@ -111,14 +122,91 @@ func TestAddEntriesMerges(t *testing.T) {
 
 func TestNewLayoutIsValid(t *testing.T) {
 	dir := t.TempDir()
-	if _, err := OpenLayout(dir); err != nil {
-		t.Fatal(err)
-	}
+	openLayout(t, dir)
 	b, err := os.ReadFile(filepath.Join(dir, "index.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(string(b), `"manifests": []`) || !strings.Contains(string(b), `"schemaVersion": 2`) {
 		t.Fatalf("index.json of an empty layout:\n%s", b)
+	}
+}
+
+func TestOpenLayoutOneWriter(t *testing.T) {
+	dir := t.TempDir()
+	l := openLayout(t, dir)
+	_, err := OpenLayout(dir)
+	if err == nil || !strings.Contains(err.Error(), "bundle "+dir+" is in use by another export or mirror") {
+		t.Fatalf("second OpenLayout of a layout in use: err = %v", err)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	openLayout(t, dir) // free again once closed
+}
+
+func TestOpenLayoutRefusesOtherDirectories(t *testing.T) {
+	tests := []struct {
+		name  string
+		files []string
+		want  string // error substring; "" for success
+	}{
+		{"missing", nil, ""},
+		{"empty", []string{}, ""},
+		{"only temp files of a first run", []string{tempPrefix + "lock", tempPrefix + "index.json-1"}, ""},
+		{"someone's home", []string{".bashrc", "notes.txt"}, "is not empty and has no oci-layout file (it holds .bashrc, notes.txt)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "out")
+			if tt.files != nil {
+				if err := os.Mkdir(dir, 0o755); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for _, f := range tt.files {
+				if err := os.WriteFile(filepath.Join(dir, f), []byte("x"), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			l, err := OpenLayout(dir)
+			if tt.want == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				l.Close()
+				if _, err := os.Stat(filepath.Join(dir, "oci-layout")); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), dir+" "+tt.want) {
+				t.Fatalf("err = %v, want one naming %s with %q", err, dir, tt.want)
+			}
+			if _, err := os.Stat(filepath.Join(dir, "oci-layout")); err == nil {
+				t.Fatal("the directory was turned into a layout")
+			}
+		})
+	}
+}
+
+func TestReadBlobRefusesLargeManifests(t *testing.T) {
+	l := openLayout(t, t.TempDir())
+	big := strings.Repeat(" ", bundle.MaxManifestBytes+1)
+	h := hashOf(t, big)
+	if err := l.WriteBlob(h, int64(len(big)), strings.NewReader(big)); err != nil {
+		t.Fatal(err)
+	}
+	b, ok, err := l.ReadBlob(h, int64(len(big)))
+	if err == nil || !strings.Contains(err.Error(), "manifest "+h.String()) || ok || b != nil {
+		t.Fatalf("ReadBlob of a %d byte blob = %d bytes, %v, %v; want an error naming %s", len(big), len(b), ok, err, h)
+	}
+	small := `{"schemaVersion":2}`
+	hs := hashOf(t, small)
+	if err := l.WriteBlob(hs, int64(len(small)), strings.NewReader(small)); err != nil {
+		t.Fatal(err)
+	}
+	if b, ok, err := l.ReadBlob(hs, int64(len(small))); err != nil || !ok || string(b) != small {
+		t.Fatalf("ReadBlob of a manifest = %q, %v, %v", b, ok, err)
 	}
 }

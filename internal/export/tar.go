@@ -64,7 +64,7 @@ func WriteTar(dir, path string) (err error) {
 	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
-	return nil
+	return syncDir(filepath.Dir(path))
 }
 
 func addToTar(tw *tar.Writer, dir, p string) error {

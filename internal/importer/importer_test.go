@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/registry-stack/registry-stack/internal/bundle"
 )
 
 func hashOf(b []byte) v1.Hash {
@@ -367,7 +368,7 @@ func TestDirSourceRefusesLinksOut(t *testing.T) {
 		}
 		src := dirSource{root: root}
 		defer src.close()
-		name := blobPath(hashOf(secret))
+		name := bundle.BlobPath(hashOf(secret))
 		if _, _, err := src.open(name); err == nil || !strings.Contains(err.Error(), name+": refused") {
 			t.Errorf("open of a link out: %v; want it refused naming %s", err, name)
 		}

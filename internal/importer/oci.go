@@ -8,6 +8,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/partial"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/registry-stack/registry-stack/internal/bundle"
 )
 
 // ociBundle reads images and indexes out of an OCI image layout. Every
@@ -125,7 +126,7 @@ func (l *ociBlob) Uncompressed() (io.ReadCloser, error) {
 }
 
 func (l *ociBlob) Compressed() (io.ReadCloser, error) {
-	r, _, err := l.b.src.open(blobPath(l.desc.Digest))
+	r, _, err := l.b.src.open(bundle.BlobPath(l.desc.Digest))
 	if err != nil {
 		return nil, fmt.Errorf("%s %s: %w", l.what, l.desc.Digest, err)
 	}

@@ -129,7 +129,7 @@ func readVerified(src source, what string, d v1.Hash, size int64, f *faults) ([]
 	if size > maxDocument {
 		return nil, fmt.Errorf("%s %s is %d bytes, more than the %d a %s may have", what, d, size, maxDocument, what)
 	}
-	r, _, err := src.open(blobPath(d))
+	r, _, err := src.open(bundle.BlobPath(d))
 	if err != nil {
 		return nil, fmt.Errorf("%s %s: %w", what, d, err)
 	}
@@ -161,7 +161,5 @@ func readManifest(src source, desc v1.Descriptor, f *faults) ([]byte, error) {
 // maxDocument bounds the JSON documents (index.json, manifests, configs)
 // read whole.
 const maxDocument = bundle.MaxManifestBytes
-
-func blobPath(d v1.Hash) string { return "blobs/" + d.Algorithm + "/" + d.Hex }
 
 func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }
