@@ -26,6 +26,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/validate"
 
 	"github.com/registry-stack/registry-stack/internal/bundle"
+	"github.com/registry-stack/registry-stack/internal/clientscenarios"
 	"github.com/registry-stack/registry-stack/internal/export"
 	"github.com/registry-stack/registry-stack/internal/stackrun"
 	"github.com/registry-stack/registry-stack/internal/testenv"
@@ -54,32 +55,15 @@ func needTools(t *testing.T, tools ...string) {
 // digest, read back from the registry's referrers list.
 func onlyReferrer(t *testing.T, ctx context.Context, o orasCLI, subject name.Digest, artifactType, file string) v1.Hash {
 	t.Helper()
-	before := referrerDigests(t, ctx, subject)
+	before := clientscenarios.ReferrerDigests(t, ctx, subject)
 	o.run("attach", "--plain-http", "--artifact-type", artifactType, subject.String(), file+":"+artifactType)
-	for _, d := range referrerDigests(t, ctx, subject) {
+	for _, d := range clientscenarios.ReferrerDigests(t, ctx, subject) {
 		if !slices.Contains(before, d) {
 			return d
 		}
 	}
 	t.Fatalf("no new referrer of %s after oras attach", subject)
 	return v1.Hash{}
-}
-
-func referrerDigests(t *testing.T, ctx context.Context, subject name.Digest) []v1.Hash {
-	t.Helper()
-	idx, err := remote.Referrers(subject, remote.WithContext(ctx))
-	if err != nil {
-		t.Fatalf("referrers of %s: %v", subject, err)
-	}
-	m, err := idx.IndexManifest()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []v1.Hash
-	for _, d := range m.Manifests {
-		out = append(out, d.Digest)
-	}
-	return out
 }
 
 // platformIndex is an OCI index of two random images whose configs name

@@ -1,15 +1,8 @@
 package main
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -18,45 +11,8 @@ import (
 	"time"
 
 	"github.com/registry-stack/registry-stack/internal/stackrun"
+	"github.com/registry-stack/registry-stack/internal/testcert"
 )
-
-// selfSigned writes a self-signed certificate for ip and its key, and
-// returns their paths.
-func selfSigned(t *testing.T, ip net.IP) (certFile, keyFile string) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "registry-stack test"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(time.Hour),
-		IPAddresses:           []net.IP{ip},
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return certFile, keyFile
-}
 
 // toHTTPS sends stackrun's readiness checks (http://) to a stack serving
 // TLS, verifying its certificate.
@@ -73,7 +29,7 @@ func (h toHTTPS) RoundTrip(r *http.Request) (*http.Response, error) {
 // fails and the note names --to and --insecure; --insecure is never
 // implied.
 func TestImportDefaultTargetTLS(t *testing.T) {
-	certFile, keyFile := selfSigned(t, net.IPv4(127, 0, 0, 1))
+	certFile, keyFile, _ := testcert.Write(t, t.TempDir())
 	pem, err := os.ReadFile(certFile)
 	if err != nil {
 		t.Fatal(err)

@@ -16,6 +16,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/registry-stack/registry-stack/internal/bundle"
+	"github.com/registry-stack/registry-stack/internal/clientscenarios"
 	"github.com/registry-stack/registry-stack/internal/stackrun"
 )
 
@@ -142,14 +143,14 @@ func TestMirror(t *testing.T) {
 		})
 	}
 	t.Run("referrer copied", func(t *testing.T) {
-		got := referrerDigests(t, ctx, mustTag(t, down.Addr+"/lab/app:1.2.0").Context().Digest(digests["1.2.0"].String()))
+		got := clientscenarios.ReferrerDigests(t, ctx, mustTag(t, down.Addr+"/lab/app:1.2.0").Context().Digest(digests["1.2.0"].String()))
 		if len(got) != 1 || got[0] != sbom {
 			t.Errorf("referrers at the destination registry: %v, want [%v]", got, sbom)
 		}
 		if got := digestAt(t, ctx, down.Addr+"/team/multi:1.0"); got != multiDigest {
 			t.Errorf("team/multi:1.0 at the destination registry: %v, want %v", got, multiDigest)
 		}
-		got = referrerDigests(t, ctx, mustTag(t, down.Addr+"/team/multi:1.0").Context().Digest(child.String()))
+		got = clientscenarios.ReferrerDigests(t, ctx, mustTag(t, down.Addr+"/team/multi:1.0").Context().Digest(child.String()))
 		if len(got) != 1 || got[0] != childSBOM {
 			t.Errorf("referrers of the platform manifest at the destination registry: %v, want [%v]", got, childSBOM)
 		}
@@ -172,7 +173,7 @@ func TestMirror(t *testing.T) {
 		})
 	}
 	t.Run("new referrer of an unchanged tag copied", func(t *testing.T) {
-		got := referrerDigests(t, ctx, mustTag(t, down.Addr+"/lab/app:v1.3.1").Context().Digest(digests["v1.3.1"].String()))
+		got := clientscenarios.ReferrerDigests(t, ctx, mustTag(t, down.Addr+"/lab/app:v1.3.1").Context().Digest(digests["v1.3.1"].String()))
 		if len(got) != 1 || got[0] != sig {
 			t.Errorf("referrers of lab/app:v1.3.1 at the destination registry: %v, want [%v]", got, sig)
 		}

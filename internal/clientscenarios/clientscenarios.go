@@ -219,3 +219,22 @@ func DeleteByDigest(t *testing.T, ctx context.Context, ref name.Tag, opts ...rem
 		t.Fatalf("%s still served after delete", dref)
 	}
 }
+
+// ReferrerDigests lists the referrers of subject (the first page) by
+// digest.
+func ReferrerDigests(t *testing.T, ctx context.Context, subject name.Digest, opts ...remote.Option) []v1.Hash {
+	t.Helper()
+	idx, err := remote.Referrers(subject, append([]remote.Option{remote.WithContext(ctx)}, opts...)...)
+	if err != nil {
+		t.Fatalf("referrers of %s: %v", subject, err)
+	}
+	m, err := idx.IndexManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []v1.Hash
+	for _, d := range m.Manifests {
+		out = append(out, d.Digest)
+	}
+	return out
+}

@@ -22,6 +22,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
+	"github.com/registry-stack/registry-stack/internal/clientscenarios"
 	"github.com/registry-stack/registry-stack/internal/endpoint"
 	"github.com/registry-stack/registry-stack/internal/progress"
 	"github.com/registry-stack/registry-stack/internal/stackrun"
@@ -100,23 +101,6 @@ func descriptorOf(t *testing.T, m interface {
 	return v1.Descriptor{Digest: d, MediaType: mt, Size: size}
 }
 
-func referrersAt(t *testing.T, ctx context.Context, subject name.Digest) []v1.Hash {
-	t.Helper()
-	idx, err := remote.Referrers(subject, remote.WithContext(ctx))
-	if err != nil {
-		t.Fatalf("referrers of %s: %v", subject, err)
-	}
-	m, err := idx.IndexManifest()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []v1.Hash
-	for _, d := range m.Manifests {
-		out = append(out, d.Digest)
-	}
-	return out
-}
-
 // TestRegistryNestedIndexReferrers mirrors an index of an index of an
 // image whose referrer is on the innermost image: it is found only by
 // reading the inner index.
@@ -151,7 +135,7 @@ func TestRegistryNestedIndexReferrers(t *testing.T) {
 		subject v1.Hash
 		want    v1.Hash
 	}{{imgDesc.Digest, onImage}, {innerDesc.Digest, onInner}} {
-		if got := referrersAt(t, ctx, down.Digest(c.subject.String())); !slices.Equal(got, []v1.Hash{c.want}) {
+		if got := clientscenarios.ReferrerDigests(t, ctx, down.Digest(c.subject.String())); !slices.Equal(got, []v1.Hash{c.want}) {
 			t.Errorf("referrers of %s at the destination: %v, want [%v]\n%s", c.subject, got, c.want, log)
 		}
 	}
@@ -254,7 +238,7 @@ func TestRunCaps(t *testing.T) {
 			t.Errorf("with MaxReferrers 3: Run = %+v, want 1 unchanged\n%s", res, log)
 		}
 		d, _ := signed.Digest()
-		if got := referrersAt(t, ctx, reg.Repo("lab", "signed").Digest(d.String())); len(got) != 3 {
+		if got := clientscenarios.ReferrerDigests(t, ctx, reg.Repo("lab", "signed").Digest(d.String())); len(got) != 3 {
 			t.Errorf("referrers at the destination: %v, want 3", got)
 		}
 	})

@@ -15,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/registry-stack/registry-stack/internal/testcert"
 )
 
 // idle is the body idle timeout of these tests: short, so a stall is cut
@@ -84,7 +86,7 @@ func startIdleServe(t *testing.T, tr transport, h http.Handler) (*server, *http.
 	scheme := "http"
 	if tr.tls {
 		scheme = "https"
-		certFile, keyFile, pool := selfSigned(t, t.TempDir())
+		certFile, keyFile, pool := testcert.Write(t, t.TempDir())
 		o.CertFile, o.KeyFile = certFile, keyFile
 		rt := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}
 		if tr.http2 {
