@@ -26,8 +26,9 @@ import (
 	"github.com/registry-stack/registry-stack/internal/testenv"
 )
 
-// Binary builds cmd/registry-stack once (CGO_ENABLED=0) and returns its path. Call it from
-// TestMain or tests; the build is shared by all tests in the package.
+// Binary builds cmd/registry-stack once, as make build does, and returns
+// its path. Call it from TestMain or tests; the build is shared by all
+// tests in the package.
 func Binary(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
@@ -42,10 +43,10 @@ func Binary(t testing.TB) string {
 			return
 		}
 		binPath = filepath.Join(dir, "registry-stack")
-		cmd := exec.Command("go", "build", "-o", binPath, "./cmd/registry-stack")
+		// Built as make build builds it (static, -trimpath, stripped): the
+		// tests run what ships, and the image test packs this same binary.
+		cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", binPath, "./cmd/registry-stack")
 		cmd.Dir = root
-		// Static, as make build and the image build it: the tests run what
-		// ships, and the image test packs this same binary.
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if out, err := cmd.CombinedOutput(); err != nil {
 			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
