@@ -157,36 +157,29 @@ func (x *ociIndex) child(h v1.Hash) (v1.Descriptor, error) {
 	return v1.Descriptor{}, fmt.Errorf("index %s has no manifest %s", x.desc.Digest, h)
 }
 
-func (x *ociIndex) Image(h v1.Hash) (v1.Image, error) {
-	d, err := x.child(h)
-	if err != nil {
-		return nil, err
-	}
-	t, err := x.b.manifest(d)
-	if err != nil {
-		return nil, err
-	}
-	img, ok := t.(v1.Image)
-	if !ok {
-		return nil, fmt.Errorf("manifest %s is not an image", h)
-	}
-	return img, nil
-}
+func (x *ociIndex) Image(h v1.Hash) (v1.Image, error) { return childAs[v1.Image](x, h, "an image") }
 
 func (x *ociIndex) ImageIndex(h v1.Hash) (v1.ImageIndex, error) {
+	return childAs[v1.ImageIndex](x, h, "an index")
+}
+
+// childAs reads the index's child h from the bundle as a T (an image or
+// an index), or says what it is not.
+func childAs[T any](x *ociIndex, h v1.Hash, what string) (T, error) {
+	var zero T
 	d, err := x.child(h)
 	if err != nil {
-		return nil, err
+		return zero, err
 	}
-	t, err := x.b.manifest(d)
+	m, err := x.b.manifest(d)
 	if err != nil {
-		return nil, err
+		return zero, err
 	}
-	idx, ok := t.(v1.ImageIndex)
+	t, ok := m.(T)
 	if !ok {
-		return nil, fmt.Errorf("manifest %s is not an index", h)
+		return zero, fmt.Errorf("manifest %s is not %s", h, what)
 	}
-	return idx, nil
+	return t, nil
 }
 
 // Layer serves index entries that are neither images nor indexes (a blob
