@@ -85,6 +85,14 @@ func ParseOrigin(raw string) (string, error) {
 	if strings.Contains(u.Host, "*") {
 		return "", fmt.Errorf("%q is not an origin like https://ui.example.com (no path, no wildcards)", raw)
 	}
+	// Browsers send the Origin header's host in ASCII (an international
+	// name as punycode), and lower-casing some non-ASCII letters (İ) is
+	// not even reversible: such an origin could never match.
+	for _, c := range []byte(u.Hostname()) {
+		if c >= 0x80 {
+			return "", fmt.Errorf("%q: write the host name in ASCII, as browsers send it (punycode for an international name)", raw)
+		}
+	}
 	host := strings.ToLower(u.Hostname())
 	port := u.Port()
 	if (u.Scheme == "http" && port == "80") || (u.Scheme == "https" && port == "443") {

@@ -65,6 +65,9 @@ func TestParseOrigin(t *testing.T) {
 		{"https://ui.example.com?x", ""},
 		{"null", ""},
 		{"ui.example.com", ""},
+		{"http://İ", ""},               // lower-cases to two runes; browsers send punycode
+		{"https://bücher.example", ""}, // likewise
+		{"https://xn--bcher-kva.example", "https://xn--bcher-kva.example"},
 	}
 	for _, tt := range tests {
 		got, err := ParseOrigin(tt.raw)
