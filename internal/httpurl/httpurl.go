@@ -44,18 +44,26 @@ func Check(u *url.URL) error {
 	case u == nil:
 		return errors.New("must be set")
 	case u.Scheme != "http" && u.Scheme != "https":
-		return fmt.Errorf("%q must start with http:// or https://", u.Redacted())
+		return fmt.Errorf("%q must start with http:// or https://", shown(u))
 	case u.Hostname() == "":
-		return fmt.Errorf("%q has no host", u.Redacted())
+		return fmt.Errorf("%q has no host", shown(u))
 	case u.User != nil:
-		return fmt.Errorf("%q must not carry credentials", u.Redacted())
+		return fmt.Errorf("%q must not carry credentials", shown(u))
 	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
-		return fmt.Errorf("%q must not carry a query or fragment", u.Redacted())
+		return fmt.Errorf("%q must not carry a query or fragment", shown(u))
 	case hasOddSegment(u.Path):
 		// Joining a path to it would resolve them away, to another URL.
-		return fmt.Errorf("%q must not have empty, . or .. path segments", u.Redacted())
+		return fmt.Errorf("%q must not have empty, . or .. path segments", shown(u))
 	}
 	return nil
+}
+
+// shown is u as an error may quote it: without its password, query and
+// fragment, any of which may carry a secret.
+func shown(u *url.URL) string {
+	c := *u
+	c.RawQuery, c.ForceQuery, c.Fragment, c.RawFragment = "", false, "", ""
+	return c.Redacted()
 }
 
 func hasOddSegment(p string) bool {
