@@ -21,7 +21,7 @@ func TestOptionsValidation(t *testing.T) {
 		{"missing realm and service", func(o *Options) { o.Realm, o.Service = "", " " }, "missing --realm, --service"},
 		{"not http", func(o *Options) { o.KeycloakURL = "ftp://kc" }, `--keycloak-url: "ftp://kc" must start with http:// or https://`},
 		{"no host", func(o *Options) { o.KeycloakURL = "http:///auth" }, `--keycloak-url: "http:///auth" has no host`},
-		{"query", func(o *Options) { o.KeycloakURL = "http://kc/?x=1" }, "--keycloak-url: \"http://kc/?x=1\" must not carry a query or fragment"},
+		{"query", func(o *Options) { o.KeycloakURL = "http://kc/?x=1" }, "--keycloak-url: \"http://kc/?…\" must not carry a query or fragment"},
 		{"user without password", func(o *Options) { o.User = "u" }, "--user and --password must be given together"},
 		{"password without user", func(o *Options) { o.Password = "pw" }, "--user and --password must be given together"},
 		{"negative timeout", func(o *Options) { o.Timeout = -time.Second }, "--timeout must not be negative"},

@@ -58,12 +58,19 @@ func Check(u *url.URL) error {
 	return nil
 }
 
-// shown is u as an error may quote it: without its password, query and
-// fragment, any of which may carry a secret.
+// shown is u as an error may quote it: its password, query and fragment,
+// any of which may carry a secret, are marked but not repeated.
 func shown(u *url.URL) string {
 	c := *u
 	c.RawQuery, c.ForceQuery, c.Fragment, c.RawFragment = "", false, "", ""
-	return c.Redacted()
+	s := c.Redacted()
+	if u.RawQuery != "" || u.ForceQuery {
+		s += "?…"
+	}
+	if u.Fragment != "" || u.RawFragment != "" {
+		s += "#…"
+	}
+	return s
 }
 
 func hasOddSegment(p string) bool {
